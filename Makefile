@@ -1,0 +1,75 @@
+# fcgi-bridge: GNU make.  `make` builds ./fcgi-bridge, `make check` installs
+# what the tests need and runs them all, `make check SANITIZE=1` does the
+# same with ASan and UBSan.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+# libbsd is linked statically: one shared library less to map at start-up.
+LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
+
+ifeq ($(SANITIZE),1)
+FLAVOR = asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+FLAVOR = plain
+SANFLAGS =
+endif
+BUILD = build/$(FLAVOR)
+ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
+
+SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c
+OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
+
+all: fcgi-bridge
+
+# The binary is relinked every time so that a SANITIZE=1 build and a plain
+# one never stand in for each other.
+fcgi-bridge: $(OBJS) FORCE
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LIBBSD) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/fcgi_test: tests/unit/fcgi_test.c src/fcgi.c src/fcgi.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/fcgi_test.c src/fcgi.c
+
+unit: $(BUILD)/fcgi_test
+
+deps:
+	@scripts/install-deps
+
+check: deps
+	$(MAKE) fcgi-bridge unit
+	tests/run $(BUILD)/fcgi_test
+
+fuzz:
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+	    -o build/fcgi_fuzz tests/fuzz/fcgi_fuzz.c src/fcgi.c
+	mkdir -p build/fuzz-corpus
+	build/fcgi_fuzz -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz-corpus \
+	    ../shared/captures
+
+install: fcgi-bridge
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 fcgi-bridge $(DESTDIR)$(BINDIR)/fcgi-bridge
+	install -m 644 man/fcgi-bridge.1 $(DESTDIR)$(MANDIR)/man1/fcgi-bridge.1
+
+lint:
+	mandoc -Tlint -Wwarning man/fcgi-bridge.1
+
+clean:
+	rm -rf build fcgi-bridge
+
+FORCE:
+
+.PHONY: all unit deps check fuzz install lint clean FORCE

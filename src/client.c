@@ -1,0 +1,1200 @@
+/*
+ * The client side: connect (CGI -> FastCGI), request (a request built from
+ * a URL) and values (FCGI_GET_VALUES).  One request per connection, with id
+ * 1; the request is sent while the answer is read, so an application that
+ * answers before it has read the whole body never deadlocks us.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "addr.h"
+#include "cgi.h"
+#include "client.h"
+#include "fcgi.h"
+
+#define REQUEST_ID	1
+#define EXIT_FAIL_STATUS 22	/* --fail, as curl */
+
+extern char **environ;
+
+/* Where a request stream (STDIN or DATA) takes its bytes from. */
+struct body_source {
+	int		 fd;		/* -1: none, or from buf */
+	const char	*buf;
+	long long	 left;		/* -1: until EOF */
+	long long	 sent;
+	int		 until_eof;
+};
+
+enum send_phase {
+	SEND_PARAMS,
+	SEND_STDIN,
+	SEND_DATA,
+	SEND_DONE
+};
+
+struct exchange;
+/* Takes STDOUT content; returns 0, or an exit status to stop with. */
+typedef int stdout_sink(struct exchange *, const uint8_t *, size_t);
+
+/*
+ * One request on one connection.  The buffers are sized for the largest
+ * record either way, so a record never has to be held in pieces.
+ */
+struct exchange {
+	const char		*addr;
+	int			 sock;
+	long long		 deadline_ms;	/* 0: none */
+	double			 timeout_s;
+	int			 trace;
+	uint16_t		 role;
+
+	enum send_phase		 phase;
+	const uint8_t		*params;
+	size_t			 params_len;
+	size_t			 params_off;
+	size_t			 params_traced;	/* next pair the trace shows */
+	struct body_source	 in;
+	struct body_source	 data;
+	int			 send_closed;	/* the peer stopped reading */
+	int			 send_errno;
+	uint8_t			 out[FCGI_HEADER_LEN +
+				     FCGI_MAX_PADDED_CONTENT + 8];
+	size_t			 out_len;
+	size_t			 out_off;
+
+	uint8_t			 rbuf[FCGI_MAX_RECORD];
+	size_t			 rlen;
+
+	stdout_sink		*on_stdout;
+	void			*sink_arg;
+	/* Takes records with id 0; returns 0, or an exit status. */
+	int			(*on_management)(struct exchange *,
+				    const struct fcgi_record *);
+	const char		*awaiting;	/* what ends the exchange */
+	int			 ended;
+	uint32_t		 app_status;
+	uint8_t			 protocol_status;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes all of buf to fd; 0, or -1 with errno set. */
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Prints bytes from the wire readably: printable ASCII as is, the rest \xNN. */
+static void
+trace_bytes(const uint8_t *p, size_t len, size_t limit)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && i < limit; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			fputc(p[i], stderr);
+		else
+			fprintf(stderr, "\\x%02x", p[i]);
+	}
+	if (len > limit)
+		fprintf(stderr, "... (%zu bytes)", len);
+}
+
+static void
+trace_pair(const char *dir, const struct fcgi_nv *nv)
+{
+	fprintf(stderr, "%s   ", dir);
+	trace_bytes(nv->name, nv->name_len, 256);
+	fputc('=', stderr);
+	trace_bytes(nv->value, nv->value_len, 256);
+	fputc('\n', stderr);
+}
+
+/* One line for a record; content is what follows its header. */
+static void
+trace_record(const char *dir, const uint8_t *hdr, const uint8_t *content)
+{
+	struct fcgi_record	 rec;
+	struct fcgi_nv		 nv;
+	const char		*name;
+	uint32_t		 app;
+	uint16_t		 role;
+	uint8_t			 flags, proto;
+	size_t			 off;
+	long			 n;
+
+	rec.hdr.type = hdr[1];
+	rec.hdr.request_id = fcgi_get_be16(hdr + 2);
+	rec.hdr.content_length = fcgi_get_be16(hdr + 4);
+	rec.hdr.padding_length = hdr[6];
+	rec.content = content;
+	if ((name = fcgi_type_name(rec.hdr.type)) != NULL)
+		fprintf(stderr, "%s %s", dir, name);
+	else
+		fprintf(stderr, "%s TYPE%u", dir, rec.hdr.type);
+	fprintf(stderr, " id=%u length=%u padding=%u", rec.hdr.request_id,
+	    rec.hdr.content_length, rec.hdr.padding_length);
+	switch (rec.hdr.type) {
+	case FCGI_BEGIN_REQUEST:
+		fcgi_begin_request_fields(&rec, &role, &flags);
+		name = fcgi_role_name(role);
+		if (name != NULL)
+			fprintf(stderr, " role=%s", name);
+		else
+			fprintf(stderr, " role=%u", role);
+		fprintf(stderr, " flags=%u\n", flags);
+		return;
+	case FCGI_END_REQUEST:
+		fcgi_end_request_fields(&rec, &app, &proto);
+		name = fcgi_protocol_status_name(proto);
+		fprintf(stderr, " appStatus=%u protocolStatus=", app);
+		if (name != NULL)
+			fprintf(stderr, "%s\n", name);
+		else
+			fprintf(stderr, "%u\n", proto);
+		return;
+	case FCGI_UNKNOWN_TYPE:
+		fprintf(stderr, " type=%u\n", content[0]);
+		return;
+	case FCGI_GET_VALUES:
+	case FCGI_GET_VALUES_RESULT:
+		fputc('\n', stderr);
+		for (off = 0; off < rec.hdr.content_length; off += (size_t)n) {
+			n = fcgi_nv_parse(content + off,
+			    rec.hdr.content_length - off, FCGI_MAX_CONTENT, &nv);
+			if (n <= 0)
+				break;
+			trace_pair(dir, &nv);
+		}
+		return;
+	default:
+		fputc('\n', stderr);
+	}
+}
+
+/* Shows the PARAMS pairs that start before byte end of the stream. */
+static void
+trace_params(struct exchange *x, size_t end)
+{
+	struct fcgi_nv	 nv;
+	long		 n;
+
+	while (x->params_traced < end) {
+		n = fcgi_nv_parse(x->params + x->params_traced,
+		    x->params_len - x->params_traced, FCGI_MAX_NV_LEN, &nv);
+		if (n <= 0)
+			break;
+		trace_pair(">", &nv);
+		x->params_traced += (size_t)n;
+	}
+}
+
+/* Queues one stream record whose content is already at out + 8. */
+static void
+queue_stream_record(struct exchange *x, uint8_t type, size_t len)
+{
+	uint8_t	 padding;
+
+	fcgi_stream_header(x->out, type, REQUEST_ID, len, 0, &padding);
+	memset(x->out + FCGI_HEADER_LEN + len, 0, padding);
+	x->out_len = FCGI_HEADER_LEN + len + padding;
+	x->out_off = 0;
+	if (x->trace) {
+		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
+		if (type == FCGI_PARAMS)
+			trace_params(x, x->params_off);
+	}
+}
+
+static void
+queue_next_params(struct exchange *x)
+{
+	size_t	 chunk;
+
+	chunk = fcgi_pairs_chunk(x->params + x->params_off,
+	    x->params_len - x->params_off, FCGI_MAX_PADDED_CONTENT);
+	memcpy(x->out + FCGI_HEADER_LEN, x->params + x->params_off, chunk);
+	x->params_off += chunk;
+	queue_stream_record(x, FCGI_PARAMS, chunk);
+	if (chunk == 0) {
+		x->phase = SEND_STDIN;
+		/* An authorizer is sent no STDIN stream at all. */
+		if (x->role == FCGI_AUTHORIZER)
+			x->phase = SEND_DONE;
+	}
+}
+
+static struct body_source *
+current_source(struct exchange *x)
+{
+	return x->phase == SEND_STDIN ? &x->in : &x->data;
+}
+
+static void
+end_stream(struct exchange *x)
+{
+	uint8_t	 type = x->phase == SEND_STDIN ? FCGI_STDIN : FCGI_DATA;
+
+	queue_stream_record(x, type, 0);
+	if (x->phase == SEND_STDIN && x->role == FCGI_FILTER)
+		x->phase = SEND_DATA;
+	else
+		x->phase = SEND_DONE;
+}
+
+/*
+ * Reads the next piece of the current body stream into a record.  Returns
+ * 0, or an exit status.
+ */
+static int
+queue_next_body(struct exchange *x)
+{
+	struct body_source	*src = current_source(x);
+	size_t			 want = FCGI_MAX_PADDED_CONTENT;
+	ssize_t			 n;
+
+	if (src->left >= 0 && (long long)want > src->left)
+		want = (size_t)src->left;
+	if (want == 0 || (src->fd == -1 && src->buf == NULL)) {
+		end_stream(x);
+		return 0;
+	}
+	if (src->buf != NULL) {
+		memcpy(x->out + FCGI_HEADER_LEN, src->buf + src->sent, want);
+		n = (ssize_t)want;
+	} else if ((n = read(src->fd, x->out + FCGI_HEADER_LEN, want)) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 0;
+		warn("reading the request body");
+		return EX_IOERR;
+	}
+	if (n == 0) {
+		if (!src->until_eof) {
+			warnx("the request body ended after %lld of %lld "
+			    "bytes", src->sent, src->sent + src->left);
+			return EX_IOERR;
+		}
+		end_stream(x);
+		return 0;
+	}
+	src->sent += n;
+	if (src->left > 0)
+		src->left -= n;
+	queue_stream_record(x, x->phase == SEND_STDIN ? FCGI_STDIN : FCGI_DATA,
+	    (size_t)n);
+	return 0;
+}
+
+static int
+protocol_error(struct exchange *x, const char *what)
+{
+	warnx("%s: %s", x->addr, what);
+	return EX_PROTOCOL;
+}
+
+/* Acts on one record from the application; 0, or an exit status. */
+static int
+handle_record(struct exchange *x, const struct fcgi_record *rec)
+{
+	char	 msg[128];
+	int	 rc;
+
+	if (x->trace)
+		trace_record("<", (const uint8_t *)rec->content -
+		    FCGI_HEADER_LEN, rec->content);
+	if (rec->hdr.request_id == 0 && x->on_management != NULL)
+		return x->on_management(x, rec);
+	if (rec->hdr.request_id != REQUEST_ID)
+		return 0;	/* management records and ids not ours */
+	switch (rec->hdr.type) {
+	case FCGI_STDOUT:
+		if (rec->hdr.content_length > 0 && x->on_stdout != NULL &&
+		    (rc = x->on_stdout(x, rec->content,
+		    rec->hdr.content_length)) != 0)
+			return rc;
+		return 0;
+	case FCGI_STDERR:
+		if (write_all(STDERR_FILENO, rec->content,
+		    rec->hdr.content_length) == -1)
+			return EX_IOERR;
+		return 0;
+	case FCGI_END_REQUEST:
+		fcgi_end_request_fields(rec, &x->app_status,
+		    &x->protocol_status);
+		x->ended = 1;
+		return 0;
+	default:
+		snprintf(msg, sizeof(msg), "unexpected %s record from the "
+		    "application", fcgi_type_name(rec->hdr.type) ?
+		    fcgi_type_name(rec->hdr.type) : "unknown type");
+		return protocol_error(x, msg);
+	}
+}
+
+/* Reads what the socket has and acts on every whole record. */
+static int
+receive(struct exchange *x, int *eof)
+{
+	struct fcgi_record	 rec;
+	const char		*errstr;
+	char			 msg[160];
+	size_t			 off = 0;
+	ssize_t			 n;
+	int			 len, rc;
+
+	n = recv(x->sock, x->rbuf + x->rlen, sizeof(x->rbuf) - x->rlen, 0);
+	if (n == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 0;
+		if (errno != ECONNRESET) {
+			warn("%s: receiving", x->addr);
+			return EX_PROTOCOL;
+		}
+		n = 0;
+	}
+	if (n == 0)
+		*eof = 1;
+	x->rlen += (size_t)n;
+	while (!x->ended && off < x->rlen) {
+		len = fcgi_record_parse(x->rbuf + off, x->rlen - off, &rec,
+		    &errstr);
+		if (len == -1) {
+			snprintf(msg, sizeof(msg), "malformed record: %s",
+			    errstr);
+			return protocol_error(x, msg);
+		}
+		if (len == 0)
+			break;
+		if ((rc = handle_record(x, &rec)) != 0)
+			return rc;
+		off += (size_t)len;
+	}
+	memmove(x->rbuf, x->rbuf + off, x->rlen - off);
+	x->rlen -= off;
+	if (*eof && !x->ended) {
+		if (x->rlen > 0) {
+			snprintf(msg, sizeof(msg), "truncated record: the "
+			    "connection closed %zu bytes into a record",
+			    x->rlen);
+			return protocol_error(x, msg);
+		}
+		if (x->send_closed)
+			snprintf(msg, sizeof(msg), "connection closed before "
+			    "%s (sending the request: %s)", x->awaiting,
+			    strerror(x->send_errno));
+		else
+			snprintf(msg, sizeof(msg), "connection closed before "
+			    "%s", x->awaiting);
+		return protocol_error(x, msg);
+	}
+	return 0;
+}
+
+static int
+send_pending(struct exchange *x)
+{
+	ssize_t	 n;
+
+	n = send(x->sock, x->out + x->out_off, x->out_len - x->out_off,
+	    MSG_NOSIGNAL);
+	if (n == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 0;
+		/*
+		 * The application stopped reading; what it already answered
+		 * may still arrive, so go on receiving.
+		 */
+		x->send_closed = 1;
+		x->send_errno = errno;
+		x->phase = SEND_DONE;
+		x->out_off = x->out_len = 0;
+		return 0;
+	}
+	x->out_off += (size_t)n;
+	if (x->out_off == x->out_len)
+		x->out_off = x->out_len = 0;
+	return 0;
+}
+
+/* Fills the send buffer if it is empty and the next record needs no input. */
+static int
+queue_ready(struct exchange *x)
+{
+	struct body_source	*src;
+
+	if (x->out_len > 0 || x->phase == SEND_DONE)
+		return 0;
+	if (x->phase == SEND_PARAMS) {
+		queue_next_params(x);
+		return 0;
+	}
+	src = current_source(x);
+	if (src->fd == -1 || src->left == 0)
+		return queue_next_body(x);
+	return 0;
+}
+
+static int
+wants_input(struct exchange *x)
+{
+	struct body_source	*src;
+
+	if (x->out_len > 0 || x->phase == SEND_DONE ||
+	    x->phase == SEND_PARAMS)
+		return 0;
+	src = current_source(x);
+	return src->fd != -1 && src->left != 0;
+}
+
+/*
+ * Runs the exchange until END_REQUEST, an error or the deadline.  Returns 0
+ * when END_REQUEST arrived, else an exit status (the message said).
+ */
+static int
+exchange_run(struct exchange *x)
+{
+	struct pollfd	 pfd[2];
+	int		 rc, eof = 0, wait, nfds;
+
+	while (!x->ended) {
+		if ((rc = queue_ready(x)) != 0)
+			return rc;
+		pfd[0].fd = x->sock;
+		pfd[0].events = POLLIN | (x->out_len > 0 ? POLLOUT : 0);
+		pfd[0].revents = 0;
+		nfds = 1;
+		if (wants_input(x)) {
+			pfd[1].fd = current_source(x)->fd;
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			nfds = 2;
+		}
+		wait = -1;
+		if (x->deadline_ms != 0) {
+			long long left = x->deadline_ms - now_ms();
+
+			if (left <= 0) {
+				warnx("%s: no %s within %g s", x->addr,
+				    x->awaiting, x->timeout_s);
+				return EX_TEMPFAIL;
+			}
+			wait = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		if (poll(pfd, nfds, wait) == -1) {
+			if (errno == EINTR)
+				continue;
+			warn("poll");
+			return EX_OSERR;
+		}
+		if (nfds == 2 && pfd[1].revents != 0 &&
+		    (rc = queue_next_body(x)) != 0)
+			return rc;
+		if ((pfd[0].revents & POLLOUT) && (rc = send_pending(x)) != 0)
+			return rc;
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    (rc = receive(x, &eof)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The exit status that END_REQUEST stands for. */
+static int
+end_request_status(struct exchange *x)
+{
+	switch (x->protocol_status) {
+	case FCGI_REQUEST_COMPLETE:
+		return x->app_status > 255 ? 255 : (int)x->app_status;
+	case FCGI_OVERLOADED:
+		warnx("%s: the application is overloaded (FCGI_OVERLOADED)",
+		    x->addr);
+		return EX_TEMPFAIL;
+	case FCGI_CANT_MPX_CONN:
+		return protocol_error(x, "the application refused the request "
+		    "(FCGI_CANT_MPX_CONN)");
+	case FCGI_UNKNOWN_ROLE:
+		return protocol_error(x, "the application does not take this "
+		    "role (FCGI_UNKNOWN_ROLE)");
+	default:
+		warnx("%s: unknown protocolStatus %u in END_REQUEST", x->addr,
+		    x->protocol_status);
+		return EX_PROTOCOL;
+	}
+}
+
+static int
+parse_timeout(const char *s, double *seconds)
+{
+	char	*end;
+
+	errno = 0;
+	*seconds = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || *seconds < 0 ||
+	    *seconds > 86400 * 365) {
+		warnx("-t %s: expected a number of seconds", s);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connects and sends BEGIN_REQUEST; the rest follows from x.  Returns 0 or
+ * an exit status.
+ */
+static int
+exchange_open(struct exchange *x, const char *address)
+{
+	struct addr	 a;
+	char		 err[600];
+	uint8_t		 body[8];
+	long long	 left;
+
+	x->addr = address;
+	if (addr_parse(address, &a, err, sizeof(err)) == -1) {
+		warnx("%s", err);
+		return EX_USAGE;
+	}
+	if (x->timeout_s > 0)
+		x->deadline_ms = now_ms() + (long long)(x->timeout_s * 1000);
+	left = x->deadline_ms ? x->deadline_ms - now_ms() : 0;
+	if ((x->sock = addr_connect(&a, left > 0 ? (int)left :
+	    x->deadline_ms ? 1 : 0)) == -1) {
+		warn("%s: connect", address);
+		return EX_UNAVAILABLE;
+	}
+	if (x->trace)
+		fprintf(stderr, "* connected to %s\n", address);
+	fcgi_begin_request_body(body, x->role, 0);
+	x->out_len = fcgi_record_pack(x->out, sizeof(x->out),
+	    FCGI_BEGIN_REQUEST, REQUEST_ID, body, sizeof(body));
+	if (x->trace)
+		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
+	return 0;
+}
+
+static void
+exchange_close(struct exchange *x)
+{
+	if (x->sock != -1)
+		close(x->sock);
+	x->sock = -1;
+}
+
+static struct exchange *
+exchange_new(void)
+{
+	struct exchange	*x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		warn("calloc");
+		return NULL;
+	}
+	x->sock = -1;
+	x->role = FCGI_RESPONDER;
+	x->in.fd = x->data.fd = -1;
+	x->awaiting = "END_REQUEST";
+	return x;
+}
+
+static int
+sink_stdout(struct exchange *x, const uint8_t *p, size_t len)
+{
+	(void)x;
+	if (write_all(STDOUT_FILENO, p, len) == -1) {
+		warn("writing standard output");
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+static void
+usage_connect(FILE *f)
+{
+	fprintf(f, "usage: fcgi-bridge connect [-v] [-t seconds] "
+	    "[-p name=value] [-u name] address\n");
+}
+
+int
+cmd_connect(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cgi_env	 env = { 0 };
+	struct exchange	*x;
+	uint8_t		*params = NULL;
+	const char	*cl, *errstr;
+	size_t		 i;
+	int		 ch, rc = EX_OSERR;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	if (cgi_env_from_environ(&env, environ) == -1) {
+		warn("environment");
+		goto done;
+	}
+	while ((ch = getopt_long(argc, argv, "+hp:t:u:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_connect(stdout);
+			rc = 0;
+			goto done;
+		case 'p':
+			if (cgi_env_put(&env, optarg) == -1) {
+				warnx("-p %s: expected NAME=VALUE", optarg);
+				rc = EX_USAGE;
+				goto done;
+			}
+			break;
+		case 't':
+			if (parse_timeout(optarg, &x->timeout_s) == -1) {
+				rc = EX_USAGE;
+				goto done;
+			}
+			break;
+		case 'u':
+			cgi_env_unset(&env, optarg);
+			break;
+		case 'v':
+			x->trace = 1;
+			break;
+		default:
+			usage_connect(stderr);
+			rc = EX_USAGE;
+			goto done;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_connect(stderr);
+		rc = EX_USAGE;
+		goto done;
+	}
+
+	x->in.until_eof = 1;
+	x->in.left = -1;
+	if ((cl = cgi_env_get(&env, "CONTENT_LENGTH")) != NULL && *cl != '\0') {
+		x->in.left = strtonum(cl, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL) {
+			warnx("CONTENT_LENGTH \"%s\" is %s", cl, errstr);
+			rc = EX_USAGE;
+			goto done;
+		}
+		x->in.until_eof = 0;
+	}
+	if (!isatty(STDIN_FILENO))
+		x->in.fd = STDIN_FILENO;
+	else
+		x->in.left = 0;
+	if ((params = cgi_env_encode(&env, &i)) == NULL) {
+		warn("encoding the environment");
+		goto done;
+	}
+	x->params = params;
+	x->params_len = i;
+	x->on_stdout = sink_stdout;
+	if ((rc = exchange_open(x, argv[optind])) != 0)
+		goto done;
+	if ((rc = exchange_run(x)) != 0)
+		goto done;
+	rc = end_request_status(x);
+done:
+	exchange_close(x);
+	free(params);
+	cgi_env_free(&env);
+	free(x);
+	return rc;
+}
+
+/* What request does with the STDOUT stream. */
+struct response_sink {
+	uint8_t			 head[CGI_MAX_HEADER_BLOCK];
+	size_t			 head_len;
+	int			 head_done;
+	int			 malformed;
+	struct cgi_response	 resp;
+	int			 show_headers;
+	int			 fail;		/* --fail */
+	int			 failed;	/* --fail and status >= 400 */
+};
+
+static int
+sink_response(struct exchange *x, const uint8_t *p, size_t len)
+{
+	struct response_sink	*s = x->sink_arg;
+	const char		*errstr;
+	size_t			 take;
+	long			 n;
+
+	if (s->head_done) {
+		if (s->failed)
+			return 0;
+		return sink_stdout(x, p, len);
+	}
+	take = sizeof(s->head) - s->head_len;
+	if (take > len)
+		take = len;
+	memcpy(s->head + s->head_len, p, take);
+	s->head_len += take;
+	n = cgi_response_parse((const char *)s->head, s->head_len, &s->resp, &errstr);
+	if (n == 0 && s->head_len < sizeof(s->head))
+		return 0;
+	s->head_done = 1;
+	if (n <= 0) {
+		warnx("%s: %s; the answer follows unparsed", x->addr,
+		    errstr ? errstr : "CGI header block too long");
+		s->malformed = 1;
+		if (sink_stdout(x, s->head, s->head_len) != 0)
+			return EX_IOERR;
+		return sink_stdout(x, p + take, len - take);
+	}
+	if (s->fail && s->resp.status >= 400) {
+		s->failed = 1;
+		return 0;
+	}
+	if (s->show_headers && sink_stdout(x, s->head, (size_t)n) != 0)
+		return EX_IOERR;
+	if (sink_stdout(x, s->head + n, s->head_len - (size_t)n) != 0)
+		return EX_IOERR;
+	return sink_stdout(x, p + take, len - take);
+}
+
+static void
+usage_request(FILE *f)
+{
+	fprintf(f, "usage: fcgi-bridge request [-iv] [--fail] [-d data | "
+	    "-d @file | -d @-]\n"
+	    "\t[-H 'name: value'] [-p name=value] [-r docroot] "
+	    "[--role role]\n"
+	    "\t[--data @file] [--script-name name] [-t seconds] [-u name]\n"
+	    "\t[-X method] address [url]\n");
+}
+
+/*
+ * Opens the body named by -d: "@-" (standard input, copied to a temporary
+ * file when it is not a regular file, so that its length is known), "@FILE",
+ * or the text itself.  Returns 0 or an exit status.
+ */
+static int
+body_open(const char *arg, struct body_source *src, int *owned_fd)
+{
+	struct stat	 st;
+	char		 buf[65536];
+	ssize_t		 n;
+	int		 fd;
+
+	src->until_eof = 0;
+	if (arg[0] != '@') {
+		src->buf = arg;
+		src->left = (long long)strlen(arg);
+		return 0;
+	}
+	if (strcmp(arg, "@-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(arg + 1, O_RDONLY | O_CLOEXEC)) == -1) {
+		warn("%s", arg + 1);
+		return EX_NOINPUT;
+	} else
+		*owned_fd = fd;
+	if (fstat(fd, &st) == -1) {
+		warn("%s", arg + 1);
+		return EX_NOINPUT;
+	}
+	if (S_ISREG(st.st_mode)) {
+		off_t	 pos = lseek(fd, 0, SEEK_CUR);
+
+		src->fd = fd;
+		src->left = (long long)st.st_size - (pos > 0 ? pos : 0);
+		if (src->left < 0)
+			src->left = 0;
+		return 0;
+	}
+	if ((src->fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    0600)) == -1) {
+		warn("temporary file for %s", arg + 1);
+		return EX_OSERR;
+	}
+	*owned_fd = src->fd;
+	src->left = 0;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			warn("reading %s", arg + 1);
+			return EX_IOERR;
+		}
+		if (write_all(src->fd, buf, (size_t)n) == -1) {
+			warn("temporary file for %s", arg + 1);
+			return EX_IOERR;
+		}
+		src->left += n;
+	}
+	if (lseek(src->fd, 0, SEEK_SET) == -1) {
+		warn("temporary file for %s", arg + 1);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+static int
+role_parse(const char *s, uint16_t *role)
+{
+	if (strcasecmp(s, "responder") == 0)
+		*role = FCGI_RESPONDER;
+	else if (strcasecmp(s, "authorizer") == 0)
+		*role = FCGI_AUTHORIZER;
+	else if (strcasecmp(s, "filter") == 0)
+		*role = FCGI_FILTER;
+	else {
+		warnx("--role %s: expected responder, authorizer or filter", s);
+		return -1;
+	}
+	return 0;
+}
+
+enum request_longopt {
+	OPT_FAIL = 256,
+	OPT_ROLE,
+	OPT_DATA,
+	OPT_SCRIPT_NAME
+};
+
+int
+cmd_request(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "fail", no_argument, NULL, OPT_FAIL },
+		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "data", required_argument, NULL, OPT_DATA },
+		{ "script-name", required_argument, NULL, OPT_SCRIPT_NAME },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cgi_url_request	 req = { .content_length = -1 };
+	struct cgi_env		 env = { 0 };
+	struct response_sink	*sink = NULL;
+	struct exchange		*x;
+	struct stat		 st;
+	char			 err[600], num[32];
+	char			**headers = NULL, **more;
+	char			**puts = NULL, **unsets = NULL;
+	const char		*body = NULL, *data = NULL;
+	uint8_t			*params = NULL;
+	size_t			 nputs = 0, nunsets = 0, i;
+	int			 ch, rc = EX_USAGE, body_fd = -1;
+	int			 data_fd = -1;
+
+	if ((x = exchange_new()) == NULL ||
+	    (sink = calloc(1, sizeof(*sink))) == NULL ||
+	    (headers = calloc(argc, sizeof(*headers))) == NULL ||
+	    (puts = calloc(argc, sizeof(*puts))) == NULL ||
+	    (unsets = calloc(argc, sizeof(*unsets))) == NULL) {
+		warn("calloc");
+		rc = EX_OSERR;
+		goto done;
+	}
+	more = headers;
+	while ((ch = getopt_long(argc, argv, "d:hH:ip:r:t:u:vX:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			body = optarg;
+			break;
+		case 'h':
+			usage_request(stdout);
+			rc = 0;
+			goto done;
+		case 'H':
+			*more++ = optarg;
+			req.nheaders++;
+			break;
+		case 'i':
+			sink->show_headers = 1;
+			break;
+		case 'p':
+			if (strchr(optarg, '=') == NULL ||
+			    optarg[0] == '=') {
+				warnx("-p %s: expected NAME=VALUE", optarg);
+				goto done;
+			}
+			puts[nputs++] = optarg;
+			break;
+		case 'r':
+			req.docroot = optarg;
+			req.docroot_given = 1;
+			break;
+		case 't':
+			if (parse_timeout(optarg, &x->timeout_s) == -1)
+				goto done;
+			break;
+		case 'u':
+			unsets[nunsets++] = optarg;
+			break;
+		case 'v':
+			x->trace = 1;
+			break;
+		case 'X':
+			req.method = optarg;
+			break;
+		case OPT_FAIL:
+			sink->fail = 1;
+			break;
+		case OPT_ROLE:
+			if (role_parse(optarg, &x->role) == -1)
+				goto done;
+			break;
+		case OPT_DATA:
+			data = optarg;
+			break;
+		case OPT_SCRIPT_NAME:
+			req.script_name = optarg;
+			break;
+		default:
+			usage_request(stderr);
+			goto done;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2) {
+		usage_request(stderr);
+		goto done;
+	}
+	req.headers = headers;
+	req.url = argc - optind == 2 ? argv[optind + 1] : "/";
+	if (x->role == FCGI_AUTHORIZER && body != NULL) {
+		warnx("-d: an authorizer is sent no request body");
+		goto done;
+	}
+	if ((data != NULL) != (x->role == FCGI_FILTER)) {
+		warnx(data ? "--data goes with --role filter" :
+		    "--role filter needs --data @FILE");
+		goto done;
+	}
+	if (body != NULL) {
+		if ((rc = body_open(body, &x->in, &body_fd)) != 0)
+			goto done;
+		req.content_length = x->in.left;
+	}
+	rc = EX_USAGE;
+	if (cgi_env_from_url(&env, &req, err, sizeof(err)) == -1) {
+		warnx("%s", err);
+		goto done;
+	}
+	if (x->role == FCGI_AUTHORIZER) {
+		/* FastCGI 1.0, 6.3: an authorizer is not given these. */
+		cgi_env_unset(&env, "CONTENT_LENGTH");
+		cgi_env_unset(&env, "PATH_INFO");
+		cgi_env_unset(&env, "PATH_TRANSLATED");
+		cgi_env_unset(&env, "SCRIPT_NAME");
+	}
+	if (data != NULL) {
+		if (data[0] != '@') {
+			warnx("--data %s: expected @FILE", data);
+			goto done;
+		}
+		if ((data_fd = open(data + 1, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    fstat(data_fd, &st) == -1) {
+			warn("%s", data + 1);
+			rc = EX_NOINPUT;
+			goto done;
+		}
+		x->data.fd = data_fd;
+		x->data.left = (long long)st.st_size;
+		snprintf(num, sizeof(num), "%lld", (long long)st.st_size);
+		if (cgi_env_setstr(&env, "FCGI_DATA_LENGTH", num) == -1)
+			goto nomem;
+		snprintf(num, sizeof(num), "%lld", (long long)st.st_mtime);
+		if (cgi_env_setstr(&env, "FCGI_DATA_LAST_MOD", num) == -1)
+			goto nomem;
+	}
+	for (i = 0; i < nputs; i++)
+		if (cgi_env_put(&env, puts[i]) == -1)
+			goto nomem;
+	for (i = 0; i < nunsets; i++)
+		cgi_env_unset(&env, unsets[i]);
+	if ((params = cgi_env_encode(&env, &i)) == NULL)
+		goto nomem;
+	x->params = params;
+	x->params_len = i;
+	x->on_stdout = sink_response;
+	x->sink_arg = sink;
+	if ((rc = exchange_open(x, argv[optind])) != 0)
+		goto done;
+	if ((rc = exchange_run(x)) != 0)
+		goto done;
+	if ((rc = end_request_status(x)) != 0)
+		goto done;
+	if (!sink->head_done) {
+		if (sink->head_len == 0 && x->role == FCGI_AUTHORIZER)
+			goto done;
+		warnx("%s: %s", argv[optind], sink->head_len == 0 ?
+		    "empty answer: no CGI headers" :
+		    "the answer ended inside its CGI headers");
+		if (sink_stdout(x, sink->head, sink->head_len) != 0)
+			rc = EX_IOERR;
+		else
+			rc = EX_PROTOCOL;
+	} else if (sink->malformed)
+		rc = EX_PROTOCOL;
+	else if (sink->failed) {
+		warnx("%s: the application answered status %d", argv[optind],
+		    sink->resp.status);
+		rc = EXIT_FAIL_STATUS;
+	}
+	goto done;
+nomem:
+	warn("building the request");
+	rc = EX_OSERR;
+done:
+	exchange_close(x);
+	if (body_fd != -1)
+		close(body_fd);
+	if (data_fd != -1)
+		close(data_fd);
+	free(params);
+	cgi_env_free(&env);
+	free(headers);
+	free(puts);
+	free(unsets);
+	free(sink);
+	free(x);
+	return rc;
+}
+
+static void
+usage_values(FILE *f)
+{
+	fprintf(f, "usage: fcgi-bridge values [-v] [-t seconds] address\n");
+}
+
+/* Prints the pairs of a GET_VALUES_RESULT; 0, or an exit status. */
+static int
+values_print(struct exchange *x, const struct fcgi_record *rec)
+{
+	struct fcgi_nv	 nv;
+	size_t		 off;
+	long		 n;
+
+	if (rec->hdr.type == FCGI_UNKNOWN_TYPE)
+		return protocol_error(x, "the application does not know "
+		    "GET_VALUES (UNKNOWN_TYPE)");
+	if (rec->hdr.type != FCGI_GET_VALUES_RESULT)
+		return 0;
+	for (off = 0; off < rec->hdr.content_length; off += (size_t)n) {
+		n = fcgi_nv_parse(rec->content + off,
+		    rec->hdr.content_length - off, FCGI_MAX_CONTENT, &nv);
+		if (n <= 0)
+			return protocol_error(x, "malformed name-value pair "
+			    "in GET_VALUES_RESULT");
+		fwrite(nv.name, 1, nv.name_len, stdout);
+		putchar('=');
+		fwrite(nv.value, 1, nv.value_len, stdout);
+		putchar('\n');
+	}
+	if (fflush(stdout) == EOF) {
+		warn("writing standard output");
+		return EX_IOERR;
+	}
+	x->ended = 1;
+	return 0;
+}
+
+int
+cmd_values(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const names[] = {
+		"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"
+	};
+	struct exchange		*x;
+	uint8_t			 pairs[64];
+	size_t			 len = 0, i;
+	int			 ch, rc = EX_USAGE;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	x->timeout_s = 5;
+	while ((ch = getopt_long(argc, argv, "+ht:v", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_values(stdout);
+			rc = 0;
+			goto done;
+		case 't':
+			if (parse_timeout(optarg, &x->timeout_s) == -1)
+				goto done;
+			break;
+		case 'v':
+			x->trace = 1;
+			break;
+		default:
+			usage_values(stderr);
+			goto done;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_values(stderr);
+		goto done;
+	}
+	if ((rc = exchange_open(x, argv[optind])) != 0)
+		goto done;
+	/* Not a request: the one record replaces BEGIN_REQUEST. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		len += fcgi_nv_pack(pairs + len, sizeof(pairs) - len, names[i],
+		    strlen(names[i]), "", 0);
+	x->out_len = fcgi_record_pack(x->out, sizeof(x->out), FCGI_GET_VALUES,
+	    0, pairs, len);
+	x->phase = SEND_DONE;
+	x->awaiting = "GET_VALUES_RESULT";
+	x->on_management = values_print;
+	if (x->trace)
+		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
+	rc = exchange_run(x);
+done:
+	exchange_close(x);
+	free(x);
+	return rc;
+}
