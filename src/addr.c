@@ -3,11 +3,14 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -242,4 +245,140 @@ addr_connect(const struct addr *a, int timeout_ms)
 	}
 	errno = saved;
 	return -1;
+}
+
+/* Whether a Unix socket file has a live listener behind it. */
+static int
+unix_socket_live(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int	 fd, live;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 1;
+	live = connect(fd, (const struct sockaddr *)ss, len) == 0 ||
+	    errno != ECONNREFUSED;
+	close(fd);
+	return live;
+}
+
+int
+addr_listen(const struct addr *a, int backlog, mode_t mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+	const struct sockaddr_un	*sun;
+	struct stat			 st;
+	int				 fd, one = 1;
+
+	fd = socket(a->ss[0].ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: socket: %s", a->text,
+		    strerror(errno));
+		return -1;
+	}
+	if (addr_is_unix(a)) {
+		sun = (const struct sockaddr_un *)&a->ss[0];
+		if (lstat(sun->sun_path, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				snprintf(err, errlen, "%s: exists and is not "
+				    "a socket", a->text);
+				goto fail;
+			}
+			if (unix_socket_live(&a->ss[0], a->sslen[0])) {
+				snprintf(err, errlen, "%s: another process "
+				    "listens on it", a->text);
+				goto fail;
+			}
+			if (unlink(sun->sun_path) == -1) {
+				snprintf(err, errlen, "%s: removing the stale "
+				    "socket: %s", a->text, strerror(errno));
+				goto fail;
+			}
+		}
+	} else
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss[0], a->sslen[0]) == -1) {
+		snprintf(err, errlen, "%s: bind: %s", a->text, strerror(errno));
+		goto fail;
+	}
+	if (addr_is_unix(a)) {
+		sun = (const struct sockaddr_un *)&a->ss[0];
+		if ((mode != 0 && chmod(sun->sun_path, mode) == -1) ||
+		    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+		    chown(sun->sun_path, uid, gid) == -1)) {
+			snprintf(err, errlen, "%s: %s", a->text,
+			    strerror(errno));
+			unlink(sun->sun_path);
+			goto fail;
+		}
+	}
+	if (listen(fd, backlog) == -1) {
+		snprintf(err, errlen, "%s: listen: %s", a->text,
+		    strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int
+is_listening_socket(int fd)
+{
+	int		 on = 0;
+	socklen_t	 len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 &&
+	    on;
+}
+
+int
+addr_inherited_listener(void)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char		 self[32];
+	int		 fd = -1, flags;
+
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	if (pid != NULL && fds != NULL && strcmp(pid, self) == 0 &&
+	    strcmp(fds, "0") != 0 && is_listening_socket(3))
+		fd = 3;
+	else if (is_listening_socket(0))
+		fd = 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (fd == -1)
+		return -1;
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		return -1;
+	return fd;
+}
+
+void
+addr_format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host,
+		    ntohs(((const struct sockaddr_in *)ss)->sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr, host,
+		    sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host,
+		    ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+		break;
+	default:
+		snprintf(buf, len, "unix");
+	}
 }

@@ -43,4 +43,29 @@ int	 addr_connect_start(const struct addr *);
 /* After POLLOUT on a socket from addr_connect_start: 0, or -1 with errno. */
 int	 addr_connect_result(int fd);
 
+
+#include <sys/types.h>
+
+/*
+ * Creates a listening, non-blocking, close-on-exec socket.  For a Unix
+ * socket, a socket file that nobody listens on any more (left by a dead
+ * run) is replaced; one with a live listener is an error.  mode, when not
+ * 0, is the socket file's mode; uid and gid, when not -1, its owner.
+ * Returns the socket, or -1 with a message in err.
+ */
+int	 addr_listen(const struct addr *, int backlog, mode_t mode, uid_t uid,
+	    gid_t gid, char *err, size_t errlen);
+
+/*
+ * A listening socket handed over by whoever started us: systemd's
+ * LISTEN_FDS (fd 3, when LISTEN_PID is ours), else fd 0 when it is a
+ * listening socket (FCGI_LISTENSOCK_FILENO).  Returns it, made
+ * non-blocking and close-on-exec, or -1 when there is none.
+ */
+int	 addr_inherited_listener(void);
+
+/* Formats a peer address ("127.0.0.1:5555", "[::1]:80", "unix") into buf. */
+void	 addr_format_peer(const struct sockaddr_storage *, char *buf,
+	    size_t len);
+
 #endif /* ADDR_H */
