@@ -24,7 +24,7 @@ endif
 BUILD = build/$(FLAVOR)
 ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
-SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c
+SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 all: fcgi-bridge

@@ -6,6 +6,7 @@
 #include <sysexits.h>
 
 #include "client.h"
+#include "serve.h"
 #include "version.h"
 
 static void
@@ -57,6 +58,8 @@ main(int argc, char *argv[])
 		return cmd_request(argc - 1, argv + 1);
 	if (strcmp(argv[1], "values") == 0)
 		return cmd_values(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
 	if (argc == 4 && strcmp(argv[1], "-bind") == 0 &&
 	    strcmp(argv[2], "-connect") == 0) {
 		cgi_fcgi_argv[0] = connect_name;

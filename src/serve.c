@@ -1,0 +1,2139 @@
+/*
+ * serve: a FastCGI responder that runs a plain CGI program per request.
+ *
+ * One process, one event loop.  A connection owns its requests; a request
+ * owns its CGI's pipes; the child table owns the CGI processes, so that a
+ * request can go away (abort, hang-up) while its process is still being
+ * killed and reaped.  Bodies stream both ways through bounded buffers: the
+ * socket is not read while a CGI has not taken the last STDIN record, and
+ * a CGI's stdout is not read while the connection's send buffer is full.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "addr.h"
+#include "cgi.h"
+#include "ev.h"
+#include "fcgi.h"
+#include "serve.h"
+
+#define CGI_PATH		"/usr/local/bin:/usr/bin:/bin"
+#define READ_CHUNK		FCGI_MAX_PADDED_CONTENT
+/* Data records are queued only below this; control records always fit. */
+#define WBUF_DATA_LIMIT		(128 * 1024)
+#define WBUF_SIZE		(WBUF_DATA_LIMIT + FCGI_HEADER_LEN + \
+				    READ_CHUNK + 8)
+#define KILL_GRACE_MS		2000
+#define DRAIN_MS		2000
+#define TICK_MS			200
+
+extern char **environ;
+
+struct server;
+struct conn;
+
+enum req_state {
+	REQ_PARAMS,	/* reading PARAMS */
+	REQ_WAITING,	/* params complete, waiting for a CGI slot */
+	REQ_RUNNING	/* the CGI runs */
+};
+
+struct req {
+	struct conn	*conn;
+	struct req	*next;		/* in conn->reqs */
+	struct req	*qnext;		/* in the server's waiting queue */
+	uint16_t	 id;
+	int		 keep_conn;
+	enum req_state	 state;
+
+	uint8_t		*params;
+	size_t		 params_len;
+	size_t		 params_cap;
+	char		 script[256];	/* SCRIPT_NAME, for log lines */
+	char		*program;
+	char		*cwd;
+	char		**envp;		/* one block with the strings */
+
+	int		 stdin_ended;	/* the empty STDIN record came */
+	uint8_t		*inbuf;		/* STDIN not yet taken by the CGI */
+	size_t		 inlen;
+	size_t		 inoff;
+
+	pid_t		 pid;
+	int		 in_fd;
+	int		 out_fd;
+	int		 err_fd;
+	int		 exited;
+	int		 status;
+
+	uint8_t		*head;		/* stdout until its headers check */
+	size_t		 head_len;
+	size_t		 head_sent;
+	int		 head_ok;
+	int		 stdout_sent;	/* a STDOUT record went out */
+	int		 stderr_sent;
+
+	long long	 deadline;
+	int		 timed_out;
+};
+
+/* A CGI process until it is reaped. */
+struct child {
+	struct child	*next;
+	pid_t		 pid;
+	struct req	*req;		/* NULL once the request is gone */
+	long long	 kill_at;	/* SIGKILL then, if not 0 */
+};
+
+struct conn {
+	struct server	*srv;
+	struct conn	*next;
+	int		 fd;
+	char		 peer[64];
+	uint8_t		*rbuf;
+	size_t		 rlen;
+	uint8_t		*wbuf;
+	size_t		 wlen;
+	size_t		 wcap;
+	struct req	*reqs;
+	long long	 last_active;
+	int		 closing;	/* close once the send buffer drains */
+	int		 await_stdin;	/* ...and the STDIN of this id ended */
+	int		 draining;	/* write side shut; reading to EOF */
+	int		 broken;	/* out of memory: closed at the tick */
+	long long	 drain_until;
+};
+
+struct server {
+	struct ev	*ev;
+	int		 listen_fd;
+	int		 sig_fd;
+	char		 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int		 use_syslog;
+
+	char		**fixed_argv;
+	char		**roots;
+	size_t		 nroots;
+	char		**extra_env;
+	size_t		 nextra_env;
+	int		 cgi_stderr_own;
+
+	size_t		 max_cgi;
+	size_t		 max_queue;
+	size_t		 max_conns;
+	size_t		 max_params;
+	long long	 timeout_ms;
+	long long	 idle_ms;
+	long long	 grace_ms;
+
+	struct conn	*conns;
+	size_t		 nconns;
+	struct req	*queue_head;
+	struct req	*queue_tail;
+	size_t		 nqueued;
+	struct child	*children;
+	size_t		 nchildren;
+
+	struct sockaddr_storage *allowed;
+	size_t		 nallowed;
+
+	int		 stopping;
+	long long	 stop_at;
+	long long	 last_tick;
+};
+
+static void	conn_close(struct conn *, const char *);
+static void	conn_update(struct conn *);
+static void	req_update(struct req *);
+static void	server_dispatch_queue(struct server *);
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int	 log_to_syslog;
+
+static void
+slog(int prio, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	if (log_to_syslog)
+		vsyslog(prio, fmt, ap);
+	else {
+		fprintf(stderr, "fcgi-bridge: serve: ");
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+/* Sends a signal to a CGI's process group, which it leads. */
+static void
+child_signal(struct child *c, int sig)
+{
+	if (kill(-c->pid, sig) == -1)
+		(void)kill(c->pid, sig);
+}
+
+static struct child *
+child_find(struct server *srv, pid_t pid)
+{
+	struct child	*c;
+
+	for (c = srv->children; c != NULL; c = c->next)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+/* Kills a CGI whose answer is no longer wanted; the reaper frees it. */
+static void
+child_kill(struct server *srv, pid_t pid)
+{
+	struct child	*c;
+
+	if ((c = child_find(srv, pid)) == NULL)
+		return;
+	child_signal(c, SIGTERM);
+	c->req = NULL;
+	c->kill_at = now_ms() + KILL_GRACE_MS;
+}
+
+/* Makes room for len more bytes; the send buffer grows only for control
+ * records, data waits for space instead. */
+static int
+conn_reserve(struct conn *c, size_t len)
+{
+	uint8_t	*grown;
+	size_t	 cap;
+
+	if (c->wlen + len <= c->wcap)
+		return 0;
+	cap = c->wlen + len;
+	if ((grown = realloc(c->wbuf, cap)) == NULL)
+		return -1;
+	c->wbuf = grown;
+	c->wcap = cap;
+	return 0;
+}
+
+/* Queues a whole record (content at most FCGI_MAX_PADDED_CONTENT). */
+static int
+conn_queue(struct conn *c, uint8_t type, uint16_t id, const void *content,
+    size_t len)
+{
+	size_t	 n;
+
+	if (c->broken)
+		return -1;
+	if (conn_reserve(c, FCGI_HEADER_LEN + len + 8) == -1) {
+		c->broken = 1;
+		return -1;
+	}
+	n = fcgi_record_pack(c->wbuf + c->wlen, c->wcap - c->wlen, type, id,
+	    content, len);
+	c->wlen += n;
+	return 0;
+}
+
+static int
+conn_queue_stream(struct conn *c, uint8_t type, uint16_t id,
+    const uint8_t *data, size_t len)
+{
+	size_t	 chunk;
+
+	do {
+		chunk = len > FCGI_MAX_PADDED_CONTENT ?
+		    FCGI_MAX_PADDED_CONTENT : len;
+		if (conn_queue(c, type, id, data, chunk) == -1)
+			return -1;
+		data += chunk;
+		len -= chunk;
+	} while (len > 0);
+	return 0;
+}
+
+static int
+conn_has_room(struct conn *c)
+{
+	return !c->draining && !c->broken && c->wlen < WBUF_DATA_LIMIT;
+}
+
+static void
+req_close_fd(struct req *r, int *fd)
+{
+	if (*fd == -1)
+		return;
+	ev_del(r->conn->srv->ev, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
+static void
+queue_remove(struct server *srv, struct req *r)
+{
+	struct req	**pp;
+
+	for (pp = &srv->queue_head; *pp != NULL; pp = &(*pp)->qnext) {
+		if (*pp != r)
+			continue;
+		*pp = r->qnext;
+		if (srv->queue_tail == r) {
+			struct req *t = srv->queue_head;
+
+			while (t != NULL && t->qnext != NULL)
+				t = t->qnext;
+			srv->queue_tail = t;
+		}
+		srv->nqueued--;
+		r->qnext = NULL;
+		return;
+	}
+}
+
+/* The one destructor of a request: closes its pipes, kills its CGI if it
+ * still runs, and unlinks it from its connection and the queue. */
+static void
+req_free(struct req *r)
+{
+	struct conn	 *c = r->conn;
+	struct req	**pp;
+
+	if (r->state == REQ_WAITING)
+		queue_remove(c->srv, r);
+	req_close_fd(r, &r->in_fd);
+	req_close_fd(r, &r->out_fd);
+	req_close_fd(r, &r->err_fd);
+	if (r->pid > 0 && !r->exited)
+		child_kill(c->srv, r->pid);
+	else if (r->pid > 0) {
+		struct child *ch = child_find(c->srv, r->pid);
+
+		if (ch != NULL)
+			ch->req = NULL;
+	}
+	for (pp = &c->reqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r->params);
+	free(r->program);
+	free(r->cwd);
+	free(r->envp);
+	free(r->inbuf);
+	free(r->head);
+	free(r);
+}
+
+static struct req *
+req_find(struct conn *c, uint16_t id)
+{
+	struct req	*r;
+
+	for (r = c->reqs; r != NULL; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+/*
+ * Sends END_REQUEST (after closing the streams it used) and frees the
+ * request.  Without FCGI_KEEP_CONN the connection then closes, once the
+ * client has finished sending the request's STDIN.
+ */
+static void
+req_end(struct req *r, uint32_t app_status, uint8_t protocol_status)
+{
+	struct conn	*c = r->conn;
+	uint8_t		 body[8];
+
+	if (r->stdout_sent)
+		(void)conn_queue(c, FCGI_STDOUT, r->id, NULL, 0);
+	if (r->stderr_sent)
+		(void)conn_queue(c, FCGI_STDERR, r->id, NULL, 0);
+	fcgi_end_request_body(body, app_status, protocol_status);
+	(void)conn_queue(c, FCGI_END_REQUEST, r->id, body, sizeof(body));
+	if (!r->keep_conn) {
+		c->closing = 1;
+		c->await_stdin = r->stdin_ended ? 0 : r->id;
+	}
+	req_free(r);
+	conn_update(c);
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+/* Answers with an HTTP error of our own and ends the request. */
+static void
+req_fail_http(struct req *r, int status, const char *why)
+{
+	char	 resp[256];
+	int	 n;
+
+	slog(LOG_WARNING, "%s: %d %s: %s", r->script[0] ? r->script : "-",
+	    status, http_reason(status), why);
+	n = snprintf(resp, sizeof(resp), "Status: %d %s\r\nContent-Type: "
+	    "text/plain\r\n\r\n%d %s\n", status, http_reason(status),
+	    status, http_reason(status));
+	if (conn_queue(r->conn, FCGI_STDOUT, r->id, resp, (size_t)n) == 0)
+		r->stdout_sent = 1;
+	req_end(r, 0, FCGI_REQUEST_COMPLETE);
+}
+
+static void
+set_nonblock(int fd)
+{
+	int	 flags = fcntl(fd, F_GETFL);
+
+	if (flags != -1)
+		(void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void	req_on_stdin(void *, int, int);
+static void	req_on_stdout(void *, int, int);
+static void	req_on_stderr(void *, int, int);
+
+/*
+ * Starts the CGI with pipes on 0, 1 and 2, in a process group of its own
+ * so that a kill reaches what it started too.  Returns 0, or -1 (logged).
+ */
+static int
+req_spawn(struct req *r)
+{
+	struct server			*srv = r->conn->srv;
+	struct child			*ch = NULL;
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 attr;
+	sigset_t			 none, dflt;
+	char				*argv_script[2];
+	char				**argv;
+	int				 in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	int				 errp[2] = { -1, -1 }, rc;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		goto fail;
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(errp, O_CLOEXEC) == -1)
+		goto fail;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		goto fail;
+	if (posix_spawnattr_init(&attr) != 0)
+		goto fail_fa;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGCHLD);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGHUP);
+	if (posix_spawn_file_actions_adddup2(&fa, in[0], 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, out[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, errp[1], 2) != 0 ||
+	    posix_spawn_file_actions_addchdir_np(&fa, r->cwd) != 0 ||
+	    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+	    posix_spawnattr_setsigdefault(&attr, &dflt) != 0 ||
+	    posix_spawnattr_setpgroup(&attr, 0) != 0 ||
+	    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP) != 0)
+		goto fail_attr;
+	if (srv->fixed_argv != NULL)
+		argv = srv->fixed_argv;
+	else {
+		argv_script[0] = r->program;
+		argv_script[1] = NULL;
+		argv = argv_script;
+	}
+	rc = posix_spawn(&r->pid, r->program, &fa, &attr, argv, r->envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		errno = rc;
+		goto fail;
+	}
+	close(in[0]);
+	close(out[1]);
+	close(errp[1]);
+	r->in_fd = in[1];
+	r->out_fd = out[0];
+	r->err_fd = errp[0];
+	set_nonblock(r->in_fd);
+	set_nonblock(r->out_fd);
+	set_nonblock(r->err_fd);
+	ch->pid = r->pid;
+	ch->req = r;
+	ch->next = srv->children;
+	srv->children = ch;
+	srv->nchildren++;
+	r->state = REQ_RUNNING;
+	if (ev_set(srv->ev, r->in_fd, 0, req_on_stdin, r) == -1 ||
+	    ev_set(srv->ev, r->out_fd, 0, req_on_stdout, r) == -1 ||
+	    ev_set(srv->ev, r->err_fd, 0, req_on_stderr, r) == -1)
+		return -1;	/* the caller ends r; req_free kills the CGI */
+	return 0;
+fail_attr:
+	posix_spawnattr_destroy(&attr);
+fail_fa:
+	posix_spawn_file_actions_destroy(&fa);
+fail:
+	slog(LOG_ERR, "%s: starting %s: %s", r->script, r->program,
+	    strerror(errno));
+	r->pid = 0;
+	free(ch);
+	if (in[0] != -1) {
+		close(in[0]);
+		close(in[1]);
+	}
+	if (out[0] != -1) {
+		close(out[0]);
+		close(out[1]);
+	}
+	if (errp[0] != -1) {
+		close(errp[0]);
+		close(errp[1]);
+	}
+	return -1;
+}
+
+/* Starts the request's CGI now, or queues it, or refuses it. */
+static void
+req_schedule(struct req *r)
+{
+	struct server	*srv = r->conn->srv;
+
+	if (srv->nchildren < srv->max_cgi && srv->queue_head == NULL) {
+		if (req_spawn(r) == -1) {
+			req_fail_http(r, 502, "the CGI could not be started");
+			return;
+		}
+		req_update(r);
+		return;
+	}
+	if (srv->nqueued >= srv->max_queue) {
+		slog(LOG_WARNING, "%s: overloaded: %zu CGIs running, %zu "
+		    "requests waiting", r->script, srv->nchildren,
+		    srv->nqueued);
+		req_end(r, 0, FCGI_OVERLOADED);
+		return;
+	}
+	r->state = REQ_WAITING;
+	if (srv->queue_tail != NULL)
+		srv->queue_tail->qnext = r;
+	else
+		srv->queue_head = r;
+	srv->queue_tail = r;
+	srv->nqueued++;
+}
+
+static void
+server_dispatch_queue(struct server *srv)
+{
+	struct req	*r;
+
+	while (srv->queue_head != NULL && srv->nchildren < srv->max_cgi) {
+		r = srv->queue_head;
+		queue_remove(srv, r);
+		if (req_spawn(r) == -1) {
+			req_fail_http(r, 502, "the CGI could not be started");
+			continue;
+		}
+		req_update(r);
+		conn_update(r->conn);
+	}
+}
+
+static int
+under_root(const char *path, const char *root)
+{
+	size_t	 len = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return 1;
+	return strncmp(path, root, len) == 0 && path[len] == '/';
+}
+
+/*
+ * Without SCRIPT_FILENAME, the script is the longest leading part of
+ * DOCUMENT_ROOT + SCRIPT_NAME that is a regular file; the rest becomes
+ * PATH_INFO, and SCRIPT_NAME loses it (fcgiwrap's rule).  path is cut in
+ * place; *tail is set to what was cut from SCRIPT_NAME, or NULL.
+ */
+static void
+script_split(char *path, size_t root_len, char **tail)
+{
+	struct stat	 st;
+	char		*slash;
+
+	*tail = NULL;
+	while (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (*tail != NULL)
+			**tail = '/';
+		slash = strrchr(path, '/');
+		if (slash == NULL || (size_t)(slash - path) <= root_len) {
+			if (*tail != NULL)
+				**tail = '/';
+			*tail = NULL;
+			return;
+		}
+		*slash = '\0';
+		*tail = slash;
+	}
+}
+
+/*
+ * Picks the program of a script request: SCRIPT_FILENAME, or DOCUMENT_ROOT
+ * and SCRIPT_NAME.  Returns 0, or the HTTP status that refuses it.  When
+ * SCRIPT_NAME was split, *path_info gets the rest (the caller frees it).
+ */
+static int
+req_find_script(struct req *r, const char *filename, const char *docroot,
+    const char *script_name, char **path_info, const char **why)
+{
+	struct server	*srv = r->conn->srv;
+	struct stat	 st;
+	char		 path[PATH_MAX], real[PATH_MAX], *slash, *tail;
+	size_t		 i;
+
+	if (filename != NULL && strncmp(filename, "proxy:fcgi://", 13) == 0) {
+		/* Apache mod_proxy_fcgi: proxy:fcgi://HOST:PORT/path */
+		filename = strchr(filename + 13, '/');
+		if (filename == NULL) {
+			*why = "SCRIPT_FILENAME has no path";
+			return 404;
+		}
+	}
+	if (filename != NULL && *filename != '\0') {
+		if (strlcpy(path, filename, sizeof(path)) >= sizeof(path)) {
+			*why = "SCRIPT_FILENAME too long";
+			return 404;
+		}
+	} else if (docroot != NULL && script_name != NULL) {
+		if (snprintf(path, sizeof(path), "%s%s", docroot,
+		    script_name) >= (int)sizeof(path)) {
+			*why = "DOCUMENT_ROOT and SCRIPT_NAME too long";
+			return 404;
+		}
+		script_split(path, strlen(docroot), &tail);
+		if (tail != NULL) {
+			if (asprintf(path_info, "/%s", tail + 1) == -1) {
+				*path_info = NULL;
+				*why = strerror(errno);
+				return 502;
+			}
+		}
+	} else {
+		*why = "no SCRIPT_FILENAME, nor DOCUMENT_ROOT and SCRIPT_NAME";
+		return 404;
+	}
+	if (realpath(path, real) == NULL) {
+		*why = strerror(errno);
+		return errno == EACCES ? 403 : 404;
+	}
+	for (i = 0; i < srv->nroots; i++)
+		if (under_root(real, srv->roots[i]))
+			break;
+	if (i == srv->nroots) {
+		*why = "outside every -r root";
+		return 403;
+	}
+	if (stat(real, &st) == -1) {
+		*why = strerror(errno);
+		return 404;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		return 403;
+	}
+	if ((st.st_mode & 0111) == 0 || access(real, X_OK) == -1) {
+		*why = "not executable";
+		return 403;
+	}
+	if ((r->program = strdup(real)) == NULL ||
+	    (r->cwd = strdup(real)) == NULL) {
+		*why = strerror(errno);
+		return 502;
+	}
+	slash = strrchr(r->cwd, '/');
+	slash[slash == r->cwd ? 1 : 0] = '\0';
+	return 0;
+}
+
+static char *
+env_append(char *p, const char *name, size_t nlen, const char *value,
+    size_t vlen)
+{
+	memcpy(p, name, nlen);
+	p += nlen;
+	*p++ = '=';
+	memcpy(p, value, vlen);
+	p += vlen;
+	*p++ = '\0';
+	return p;
+}
+
+/*
+ * Builds the CGI's environment from the PARAMS stream: its pairs, PATH,
+ * and what -e and -P add; never HTTP_PROXY.  script_name and path_info,
+ * when not NULL, replace SCRIPT_NAME and PATH_INFO.  Returns 0, or -1
+ * with *why.
+ */
+static int
+req_build_env(struct req *r, const char *script_name, const char *path_info,
+    const char **why)
+{
+	struct server	*srv = r->conn->srv;
+	struct fcgi_nv	 nv;
+	size_t		 off, n = 0, bytes = 0, i;
+	char		*p;
+	long		 len;
+
+	free(r->envp);
+	r->envp = NULL;
+	for (off = 0; off < r->params_len; off += (size_t)len) {
+		len = fcgi_nv_parse(r->params + off, r->params_len - off,
+		    r->params_len, &nv);
+		if (len <= 0) {
+			*why = "malformed PARAMS stream";
+			return -1;
+		}
+		n++;
+		bytes += nv.name_len + nv.value_len + 2;
+	}
+	for (i = 0; i < srv->nextra_env; i++)
+		bytes += strlen(srv->extra_env[i]) + 1;
+	bytes += sizeof("PATH=" CGI_PATH);
+	n += srv->nextra_env + 2;
+	if (path_info != NULL) {
+		bytes += sizeof("SCRIPT_NAME=PATH_INFO=") + strlen(script_name) +
+		    strlen(path_info) + 1;
+		n += 2;
+	}
+	if ((r->envp = malloc((n * sizeof(char *)) + bytes)) == NULL) {
+		*why = strerror(errno);
+		return -1;
+	}
+	p = (char *)(r->envp + n);
+	n = 0;
+	for (off = 0; off < r->params_len; off += (size_t)len) {
+		len = fcgi_nv_parse(r->params + off, r->params_len - off,
+		    r->params_len, &nv);
+		if (nv.name_len == 0 || memchr(nv.name, '=', nv.name_len) ||
+		    memchr(nv.name, '\0', nv.name_len) ||
+		    memchr(nv.value, '\0', nv.value_len))
+			continue;
+		if ((nv.name_len == 10 && memcmp(nv.name, "HTTP_PROXY", 10) ==
+		    0) || (nv.name_len == 4 && memcmp(nv.name, "PATH", 4) == 0))
+			continue;
+		if (path_info != NULL && ((nv.name_len == 11 &&
+		    memcmp(nv.name, "SCRIPT_NAME", 11) == 0) ||
+		    (nv.name_len == 9 && memcmp(nv.name, "PATH_INFO", 9) == 0)))
+			continue;
+		if (nv.name_len == 11 &&
+		    memcmp(nv.name, "SCRIPT_NAME", 11) == 0) {
+			size_t	 k = nv.value_len < sizeof(r->script) - 1 ?
+			    nv.value_len : sizeof(r->script) - 1;
+
+			memcpy(r->script, nv.value, k);
+			r->script[k] = '\0';
+		}
+		r->envp[n++] = p;
+		p = env_append(p, (const char *)nv.name, nv.name_len,
+		    (const char *)nv.value, nv.value_len);
+	}
+	if (path_info != NULL) {
+		r->envp[n++] = p;
+		p = env_append(p, "SCRIPT_NAME", 11, script_name,
+		    strlen(script_name));
+		r->envp[n++] = p;
+		p = env_append(p, "PATH_INFO", 9, path_info, strlen(path_info));
+	}
+	r->envp[n++] = p;
+	memcpy(p, "PATH=" CGI_PATH, sizeof("PATH=" CGI_PATH));
+	p += sizeof("PATH=" CGI_PATH);
+	for (i = 0; i < srv->nextra_env; i++) {
+		r->envp[n++] = p;
+		memcpy(p, srv->extra_env[i], strlen(srv->extra_env[i]) + 1);
+		p += strlen(srv->extra_env[i]) + 1;
+	}
+	r->envp[n] = NULL;
+	return 0;
+}
+
+static const char *
+env_lookup(char **envp, const char *name)
+{
+	size_t	 len = strlen(name);
+
+	for (; *envp != NULL; envp++)
+		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+			return *envp + len + 1;
+	return NULL;
+}
+
+/*
+ * The PARAMS stream is complete: choose the program, then run it.
+ * Returns 0, or -1 when the connection must close for a bad stream.
+ */
+static int
+req_params_done(struct req *r)
+{
+	struct server	*srv = r->conn->srv;
+	const char	*why = NULL, *sn = NULL;
+	char		*slash, *path_info = NULL, *short_name = NULL;
+	int		 status;
+
+	if (req_build_env(r, NULL, NULL, &why) == -1) {
+		slog(LOG_WARNING, "%s: %s", r->conn->peer, why);
+		return -1;
+	}
+	if (srv->fixed_argv != NULL) {
+		if ((r->program = strdup(srv->fixed_argv[0])) == NULL ||
+		    (r->cwd = strdup(srv->fixed_argv[0])) == NULL) {
+			req_fail_http(r, 502, strerror(errno));
+			return 0;
+		}
+		if ((slash = strrchr(r->cwd, '/')) == NULL)
+			strlcpy(r->cwd, ".", 2);
+		else
+			slash[slash == r->cwd ? 1 : 0] = '\0';
+	} else if ((status = req_find_script(r, env_lookup(r->envp,
+	    "SCRIPT_FILENAME"), env_lookup(r->envp, "DOCUMENT_ROOT"),
+	    sn = env_lookup(r->envp, "SCRIPT_NAME"), &path_info, &why)) != 0) {
+		req_fail_http(r, status, why);
+		return 0;
+	}
+	if (path_info != NULL) {
+		short_name = strndup(sn, strlen(sn) - strlen(path_info));
+		if (short_name == NULL ||
+		    req_build_env(r, short_name, path_info, &why) == -1) {
+			free(short_name);
+			free(path_info);
+			req_fail_http(r, 502, "out of memory");
+			return 0;
+		}
+		free(short_name);
+		free(path_info);
+	}
+	free(r->params);
+	r->params = NULL;
+	r->params_len = r->params_cap = 0;
+	req_schedule(r);
+	return 0;
+}
+
+static int
+req_add_params(struct req *r, const uint8_t *p, size_t len)
+{
+	size_t	 cap;
+	uint8_t	*grown;
+
+	if (r->params_len + len > r->conn->srv->max_params)
+		return -1;
+	if (r->params_len + len > r->params_cap) {
+		cap = r->params_cap ? r->params_cap : 4096;
+		while (cap < r->params_len + len)
+			cap *= 2;
+		if ((grown = realloc(r->params, cap)) == NULL)
+			return -1;
+		r->params = grown;
+		r->params_cap = cap;
+	}
+	memcpy(r->params + r->params_len, p, len);
+	r->params_len += len;
+	return 0;
+}
+
+/* Hands STDIN bytes to the CGI; what it cannot take now waits in inbuf. */
+static int
+req_feed_stdin(struct req *r, const uint8_t *p, size_t len)
+{
+	ssize_t	 n = 0;
+
+	if (r->in_fd == -1)
+		return 0;	/* the CGI closed its stdin: drop the rest */
+	if (r->inlen == r->inoff && r->state == REQ_RUNNING) {
+		n = write(r->in_fd, p, len);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			req_close_fd(r, &r->in_fd);
+			return 0;
+		}
+		if (n == -1)
+			n = 0;
+	}
+	if ((size_t)n == len)
+		return 0;
+	if (r->inbuf == NULL && (r->inbuf = malloc(FCGI_MAX_CONTENT)) == NULL)
+		return -1;
+	memmove(r->inbuf, r->inbuf + r->inoff, r->inlen - r->inoff);
+	r->inlen -= r->inoff;
+	r->inoff = 0;
+	memcpy(r->inbuf + r->inlen, p + n, len - (size_t)n);
+	r->inlen += len - (size_t)n;
+	return 0;
+}
+
+static int	conn_stdin_blocked(struct conn *);
+static int	conn_process(struct conn *);
+
+static void
+req_on_stdin(void *arg, int fd, int revents)
+{
+	struct req	*r = arg;
+	struct conn	*c;
+	ssize_t		 n;
+
+	(void)fd;
+	(void)revents;
+	if (r->inlen > r->inoff) {
+		n = write(r->in_fd, r->inbuf + r->inoff, r->inlen - r->inoff);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			r->inlen = r->inoff = 0;
+			req_close_fd(r, &r->in_fd);
+		} else if (n > 0)
+			r->inoff += (size_t)n;
+		if (r->inoff == r->inlen)
+			r->inoff = r->inlen = 0;
+	}
+	req_update(r);
+	c = r->conn;
+	/* Records that waited behind this STDIN can go on now. */
+	if (!conn_stdin_blocked(c) && c->rlen > 0 && conn_process(c) == -1)
+		return;
+	conn_update(c);
+}
+
+/* Queues the checked header block and what followed it, as room allows. */
+static void
+req_flush_head(struct req *r)
+{
+	struct conn	*c = r->conn;
+	size_t		 chunk;
+
+	while (r->head_sent < r->head_len && c->wlen < WBUF_DATA_LIMIT) {
+		chunk = r->head_len - r->head_sent;
+		if (chunk > FCGI_MAX_PADDED_CONTENT)
+			chunk = FCGI_MAX_PADDED_CONTENT;
+		if (conn_queue(c, FCGI_STDOUT, r->id, r->head + r->head_sent,
+		    chunk) == -1)
+			return;
+		r->head_sent += chunk;
+		r->stdout_sent = 1;
+	}
+	if (r->head_sent == r->head_len) {
+		free(r->head);
+		r->head = NULL;
+		r->head_len = r->head_sent = 0;
+	}
+}
+
+/* When the CGI is done (exited, stdout and stderr at EOF), ends r. */
+static void
+req_maybe_finish(struct req *r)
+{
+	const char	*errstr;
+	int		 st;
+
+	if (!r->exited || r->out_fd != -1 || r->err_fd != -1 ||
+	    (r->head_ok && r->head != NULL))
+		return;
+	if (!r->head_ok) {
+		if (r->timed_out) {
+			req_fail_http(r, 504, "timed out before the CGI "
+			    "sent its headers");
+			return;
+		}
+		if (r->head_len == 0)
+			errstr = "the CGI ended without a response";
+		else {
+			struct cgi_response resp;
+
+			(void)cgi_response_parse((const char *)r->head,
+			    r->head_len, &resp, &errstr);
+			if (errstr == NULL)
+				errstr = "the CGI's headers ended early";
+		}
+		req_fail_http(r, 502, errstr);
+		return;
+	}
+	if (WIFEXITED(r->status))
+		st = WEXITSTATUS(r->status);
+	else if (WIFSIGNALED(r->status))
+		st = 128 + WTERMSIG(r->status);
+	else
+		st = 255;
+	if (r->timed_out)
+		slog(LOG_WARNING, "%s: timed out after its headers: "
+		    "the response is cut", r->script);
+	req_end(r, (uint32_t)st, FCGI_REQUEST_COMPLETE);
+}
+
+static void
+req_on_stdout(void *arg, int fd, int revents)
+{
+	struct req	*r = arg;
+	struct conn	*c = r->conn;
+	struct cgi_response resp;
+	const char	*errstr;
+	uint8_t		 padding;
+	ssize_t		 n;
+	long		 hl;
+
+	(void)revents;
+	if (!r->head_ok) {
+		if (r->head == NULL &&
+		    (r->head = malloc(CGI_MAX_HEADER_BLOCK)) == NULL) {
+			c->broken = 1;
+			return;
+		}
+		n = read(fd, r->head + r->head_len,
+		    CGI_MAX_HEADER_BLOCK - r->head_len);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			req_close_fd(r, &r->out_fd);
+			req_maybe_finish(r);
+			return;
+		}
+		r->head_len += (size_t)n;
+		hl = cgi_response_parse((const char *)r->head, r->head_len,
+		    &resp, &errstr);
+		if (hl == 0 && r->head_len < CGI_MAX_HEADER_BLOCK)
+			return;
+		if (hl <= 0) {
+			req_close_fd(r, &r->out_fd);
+			child_kill(c->srv, r->pid);
+			r->exited = 1;
+			r->status = 0;
+			req_close_fd(r, &r->err_fd);
+			req_maybe_finish(r);	/* 502 from r->head */
+			return;
+		}
+		r->head_ok = 1;
+		req_flush_head(r);
+		req_update(r);
+		conn_update(c);
+		return;
+	}
+	if (!conn_has_room(c)) {
+		req_update(r);
+		return;
+	}
+	if (conn_reserve(c, FCGI_HEADER_LEN + READ_CHUNK + 8) == -1) {
+		c->broken = 1;
+		return;
+	}
+	n = read(fd, c->wbuf + c->wlen + FCGI_HEADER_LEN, READ_CHUNK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		req_close_fd(r, &r->out_fd);
+		req_maybe_finish(r);
+		return;
+	}
+	fcgi_stream_header(c->wbuf + c->wlen, FCGI_STDOUT, r->id, (size_t)n,
+	    0, &padding);
+	memset(c->wbuf + c->wlen + FCGI_HEADER_LEN + n, 0, padding);
+	c->wlen += FCGI_HEADER_LEN + (size_t)n + padding;
+	r->stdout_sent = 1;
+	req_update(r);
+	conn_update(c);
+}
+
+static void
+req_on_stderr(void *arg, int fd, int revents)
+{
+	struct req	*r = arg;
+	uint8_t		 buf[8192];
+	ssize_t		 n;
+
+	(void)revents;
+	if (!r->conn->srv->cgi_stderr_own && !conn_has_room(r->conn)) {
+		req_update(r);
+		return;
+	}
+	n = read(fd, buf, sizeof(buf));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		req_close_fd(r, &r->err_fd);
+		req_maybe_finish(r);
+		return;
+	}
+	if (r->conn->srv->cgi_stderr_own) {
+		(void)write(STDERR_FILENO, buf, (size_t)n);
+		return;
+	}
+	if (conn_queue_stream(r->conn, FCGI_STDERR, r->id, buf, (size_t)n) ==
+	    -1)
+		return;
+	r->stderr_sent = 1;
+	req_update(r);
+	conn_update(r->conn);
+}
+
+/* Sets what the request's pipes wait for, from the state of its buffers. */
+static void
+req_update(struct req *r)
+{
+	struct conn	*c = r->conn;
+	struct ev	*ev = c->srv->ev;
+	int		 room = conn_has_room(c);
+
+	if (r->head != NULL && r->head_ok)
+		req_flush_head(r);
+	if (r->in_fd != -1) {
+		if (r->inlen == r->inoff && r->stdin_ended)
+			req_close_fd(r, &r->in_fd);
+		else
+			ev_events(ev, r->in_fd, r->inlen > r->inoff ?
+			    POLLOUT : 0);
+	}
+	/* Until its headers check, stdout goes to r->head, not the socket. */
+	if (r->out_fd != -1)
+		ev_events(ev, r->out_fd, !r->head_ok ||
+		    (room && r->head == NULL) ? POLLIN : 0);
+	if (r->err_fd != -1)
+		ev_events(ev, r->err_fd, room ? POLLIN : 0);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct server	 *srv = c->srv;
+	struct conn	**pp;
+
+	while (c->reqs != NULL)
+		req_free(c->reqs);
+	ev_del(srv->ev, c->fd);
+	close(c->fd);
+	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	srv->nconns--;
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+	if (srv->listen_fd != -1 && !srv->stopping)
+		ev_events(srv->ev, srv->listen_fd, POLLIN);
+	server_dispatch_queue(srv);
+}
+
+/* Closes a connection at once, killing its requests' CGIs (logged). */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	if (why != NULL)
+		slog(LOG_WARNING, "%s: closing the connection: %s", c->peer,
+		    why);
+	conn_free(c);
+}
+
+/*
+ * After the last answer on a connection without FCGI_KEEP_CONN: half-close
+ * and read what the client still sends, so that it sees an orderly end
+ * rather than a reset.
+ */
+static void
+conn_start_drain(struct conn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	c->draining = 1;
+	c->drain_until = now_ms() + DRAIN_MS;
+	ev_events(c->srv->ev, c->fd, POLLIN);
+}
+
+static void
+conn_answer_values(struct conn *c, const struct fcgi_record *rec)
+{
+	struct server	*srv = c->srv;
+	struct fcgi_nv	 nv;
+	uint8_t		 out[256];
+	char		 val[32];
+	size_t		 off, len = 0, n;
+	long		 k;
+
+	for (off = 0; off < rec->hdr.content_length; off += (size_t)k) {
+		k = fcgi_nv_parse(rec->content + off,
+		    rec->hdr.content_length - off, FCGI_MAX_CONTENT, &nv);
+		if (k <= 0)
+			break;
+		if (nv.name_len == 14 && memcmp(nv.name, "FCGI_MAX_CONNS",
+		    14) == 0)
+			snprintf(val, sizeof(val), "%zu", srv->max_conns);
+		else if (nv.name_len == 13 && memcmp(nv.name, "FCGI_MAX_REQS",
+		    13) == 0)
+			snprintf(val, sizeof(val), "%zu", srv->max_cgi);
+		else if (nv.name_len == 15 && memcmp(nv.name,
+		    "FCGI_MPXS_CONNS", 15) == 0)
+			strlcpy(val, "1", sizeof(val));
+		else
+			continue;
+		n = fcgi_nv_pack(out + len, sizeof(out) - len, nv.name,
+		    nv.name_len, val, strlen(val));
+		if (n > sizeof(out) - len)
+			break;
+		len += n;
+	}
+	(void)conn_queue(c, FCGI_GET_VALUES_RESULT, 0, out, len);
+}
+
+/*
+ * Acts on one record.  Returns 0, or -1 when the connection was closed
+ * (c is then gone).
+ */
+static int
+conn_record(struct conn *c, const struct fcgi_record *rec)
+{
+	struct req	*r;
+	uint16_t	 role;
+	uint8_t		 flags, body[8];
+	char		 why[96];
+
+	if (rec->hdr.request_id == 0) {
+		if (rec->hdr.type == FCGI_GET_VALUES)
+			conn_answer_values(c, rec);
+		else {
+			fcgi_unknown_type_body(body, rec->hdr.type);
+			(void)conn_queue(c, FCGI_UNKNOWN_TYPE, 0, body,
+			    sizeof(body));
+		}
+		return 0;
+	}
+	r = req_find(c, rec->hdr.request_id);
+	switch (rec->hdr.type) {
+	case FCGI_BEGIN_REQUEST:
+		if (r != NULL) {
+			snprintf(why, sizeof(why), "BEGIN_REQUEST for request "
+			    "%u, which is live", rec->hdr.request_id);
+			conn_close(c, why);
+			return -1;
+		}
+		if (c->closing) {
+			conn_close(c, "BEGIN_REQUEST after a request without "
+			    "FCGI_KEEP_CONN");
+			return -1;
+		}
+		fcgi_begin_request_fields(rec, &role, &flags);
+		if (role != FCGI_RESPONDER) {
+			slog(LOG_WARNING, "%s: role %u refused "
+			    "(FCGI_UNKNOWN_ROLE)", c->peer, role);
+			fcgi_end_request_body(body, 0, FCGI_UNKNOWN_ROLE);
+			(void)conn_queue(c, FCGI_END_REQUEST,
+			    rec->hdr.request_id, body, sizeof(body));
+			if (!(flags & FCGI_KEEP_CONN)) {
+				c->closing = 1;
+				c->await_stdin = rec->hdr.request_id;
+			}
+			return 0;
+		}
+		if ((r = calloc(1, sizeof(*r))) == NULL) {
+			conn_close(c, "out of memory");
+			return -1;
+		}
+		r->conn = c;
+		r->id = rec->hdr.request_id;
+		r->keep_conn = flags & FCGI_KEEP_CONN;
+		r->in_fd = r->out_fd = r->err_fd = -1;
+		r->deadline = now_ms() + c->srv->timeout_ms;
+		r->next = c->reqs;
+		c->reqs = r;
+		return 0;
+	case FCGI_PARAMS:
+		if (r == NULL)
+			return 0;
+		if (r->state != REQ_PARAMS || r->envp != NULL) {
+			conn_close(c, "PARAMS after the PARAMS stream ended");
+			return -1;
+		}
+		if (rec->hdr.content_length == 0) {
+			if (req_params_done(r) == -1) {
+				conn_close(c, "bad PARAMS");
+				return -1;
+			}
+			return 0;
+		}
+		if (req_add_params(r, rec->content,
+		    rec->hdr.content_length) == -1) {
+			snprintf(why, sizeof(why), "PARAMS over %zu bytes",
+			    c->srv->max_params);
+			conn_close(c, why);
+			return -1;
+		}
+		return 0;
+	case FCGI_STDIN:
+		if (r == NULL) {
+			if (c->await_stdin == rec->hdr.request_id &&
+			    rec->hdr.content_length == 0)
+				c->await_stdin = 0;
+			return 0;
+		}
+		if (r->envp == NULL) {
+			conn_close(c, "STDIN before the PARAMS stream ended");
+			return -1;
+		}
+		if (r->stdin_ended)
+			return 0;
+		if (rec->hdr.content_length == 0)
+			r->stdin_ended = 1;
+		else if (req_feed_stdin(r, rec->content,
+		    rec->hdr.content_length) == -1) {
+			conn_close(c, "out of memory");
+			return -1;
+		}
+		req_update(r);
+		return 0;
+	case FCGI_ABORT_REQUEST:
+		if (r == NULL)
+			return 0;
+		slog(LOG_INFO, "%s: aborted by the web server",
+		    r->script[0] ? r->script : "-");
+		r->stdin_ended = 1;
+		req_end(r, 0, FCGI_REQUEST_COMPLETE);
+		return 0;
+	case FCGI_DATA:
+		return 0;
+	default:
+		snprintf(why, sizeof(why), "unexpected record type %u",
+		    rec->hdr.type);
+		conn_close(c, why);
+		return -1;
+	}
+}
+
+/* Whether some request of c still holds STDIN the CGI has not taken. */
+static int
+conn_stdin_blocked(struct conn *c)
+{
+	struct req	*r;
+
+	for (r = c->reqs; r != NULL; r = r->next)
+		if (r->inlen > r->inoff)
+			return 1;
+	return 0;
+}
+
+static void
+conn_update(struct conn *c)
+{
+	short	 events = 0;
+
+	if (c->draining || c->broken)
+		return;
+	if (c->closing && c->wlen == 0 && c->await_stdin == 0 &&
+	    c->reqs == NULL) {
+		conn_start_drain(c);
+		return;
+	}
+	if (!conn_stdin_blocked(c))
+		events |= POLLIN;
+	if (c->wlen > 0)
+		events |= POLLOUT;
+	ev_events(c->srv->ev, c->fd, events);
+}
+
+static int	conn_process(struct conn *);
+
+static void
+conn_on_io(void *arg, int fd, int revents)
+{
+	struct conn		*c = arg;
+	ssize_t			 n;
+	struct req		*r, *next;
+
+	c->last_active = now_ms();
+	if (c->draining) {
+		uint8_t	 sink[4096];
+
+		n = read(fd, sink, sizeof(sink));
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			conn_close(c, NULL);
+		return;
+	}
+	if (revents & POLLOUT) {
+		n = send(fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			conn_close(c, c->reqs ? "the web server hung up" :
+			    NULL);
+			return;
+		}
+		if (n > 0) {
+			memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+			c->wlen -= (size_t)n;
+			for (r = c->reqs; r != NULL; r = next) {
+				next = r->next;
+				req_update(r);
+			}
+		}
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (conn_stdin_blocked(c) && !(revents & (POLLHUP | POLLERR))) {
+			conn_update(c);
+			return;
+		}
+		n = recv(fd, c->rbuf + c->rlen, FCGI_MAX_RECORD - c->rlen, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			goto out;
+		if (n <= 0) {
+			if (c->reqs != NULL)
+				conn_close(c, "the web server hung up");
+			else if (c->rlen > 0)
+				conn_close(c, "truncated record at "
+				    "end of connection");
+			else
+				conn_close(c, NULL);
+			return;
+		}
+		c->rlen += (size_t)n;
+		if (conn_process(c) == -1)
+			return;
+	}
+out:
+	conn_update(c);
+}
+
+/*
+ * Acts on the whole records in the receive buffer, stopping while a CGI
+ * has not taken the STDIN already given to it.  Returns 0, or -1 when the
+ * connection was closed.
+ */
+static int
+conn_process(struct conn *c)
+{
+	struct fcgi_record	 rec;
+	const char		*errstr;
+	char			 why[128];
+	size_t			 off = 0;
+	int			 len;
+
+	{
+		while (off < c->rlen && !c->draining) {
+			len = fcgi_record_parse(c->rbuf + off, c->rlen - off,
+			    &rec, &errstr);
+			if (len == -1) {
+				snprintf(why, sizeof(why), "malformed record: "
+				    "%s", errstr);
+				conn_close(c, why);
+				return -1;
+			}
+			if (len == 0)
+				break;
+			off += (size_t)len;
+			if (conn_record(c, &rec) == -1)
+				return -1;
+			if (conn_stdin_blocked(c))
+				break;
+		}
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	return 0;
+}
+
+static int
+peer_allowed(struct server *srv, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6	*a6, *b6;
+	const struct sockaddr_in	*a4, *b4;
+	struct in_addr			 mapped;
+	size_t				 i;
+
+	if (srv->nallowed == 0 || ss->ss_family == AF_UNIX)
+		return 1;
+	for (i = 0; i < srv->nallowed; i++) {
+		const struct sockaddr_storage *al = &srv->allowed[i];
+
+		if (ss->ss_family == AF_INET6) {
+			a6 = (const struct sockaddr_in6 *)ss;
+			if (al->ss_family == AF_INET6) {
+				b6 = (const struct sockaddr_in6 *)al;
+				if (memcmp(&a6->sin6_addr, &b6->sin6_addr,
+				    sizeof(b6->sin6_addr)) == 0)
+					return 1;
+			} else if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+				b4 = (const struct sockaddr_in *)al;
+				memcpy(&mapped, &a6->sin6_addr.s6_addr[12], 4);
+				if (mapped.s_addr == b4->sin_addr.s_addr)
+					return 1;
+			}
+		} else if (ss->ss_family == AF_INET &&
+		    al->ss_family == AF_INET) {
+			a4 = (const struct sockaddr_in *)ss;
+			b4 = (const struct sockaddr_in *)al;
+			if (a4->sin_addr.s_addr == b4->sin_addr.s_addr)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+server_on_accept(void *arg, int fd, int revents)
+{
+	struct server		*srv = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	struct conn		*c;
+	int			 s;
+
+	(void)revents;
+	while (srv->nconns < srv->max_conns) {
+		len = sizeof(ss);
+		s = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				slog(LOG_ERR, "accept: %s", strerror(errno));
+			return;
+		}
+		if (!peer_allowed(srv, &ss)) {
+			char	 peer[64];
+
+			addr_format_peer(&ss, peer, sizeof(peer));
+			slog(LOG_WARNING, "%s: refused: not in "
+			    "FCGI_WEB_SERVER_ADDRS", peer);
+			close(s);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->rbuf = malloc(FCGI_MAX_RECORD)) == NULL ||
+		    (c->wbuf = malloc(WBUF_SIZE)) == NULL) {
+			slog(LOG_ERR, "accept: %s", strerror(errno));
+			if (c != NULL)
+				free(c->rbuf);
+			free(c);
+			close(s);
+			return;
+		}
+		c->srv = srv;
+		c->fd = s;
+		c->wcap = WBUF_SIZE;
+		c->last_active = now_ms();
+		addr_format_peer(&ss, c->peer, sizeof(c->peer));
+		if (ev_set(srv->ev, s, POLLIN, conn_on_io, c) == -1) {
+			slog(LOG_ERR, "accept: out of memory");
+			free(c->rbuf);
+			free(c->wbuf);
+			free(c);
+			close(s);
+			return;
+		}
+		c->next = srv->conns;
+		srv->conns = c;
+		srv->nconns++;
+	}
+	/* Full: leave the rest in the listen queue until one closes. */
+	ev_events(srv->ev, fd, 0);
+}
+
+static void
+server_reap(struct server *srv)
+{
+	struct child	*c, **pp;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (pp = &srv->children; (c = *pp) != NULL; pp = &c->next)
+			if (c->pid == pid)
+				break;
+		if (c == NULL)
+			continue;
+		*pp = c->next;
+		srv->nchildren--;
+		if (c->req != NULL) {
+			c->req->exited = 1;
+			c->req->status = status;
+			req_maybe_finish(c->req);
+		}
+		free(c);
+	}
+	server_dispatch_queue(srv);
+}
+
+static void
+server_stop(struct server *srv, const char *why)
+{
+	struct conn	*c, *next;
+
+	if (srv->stopping)
+		return;
+	slog(LOG_INFO, "%s: no longer accepting; %zu CGIs running", why,
+	    srv->nchildren);
+	srv->stopping = 1;
+	srv->stop_at = now_ms() + srv->grace_ms;
+	if (srv->listen_fd != -1) {
+		ev_del(srv->ev, srv->listen_fd);
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	if (srv->unix_path[0] != '\0')
+		unlink(srv->unix_path);
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->reqs == NULL && c->wlen == 0)
+			conn_close(c, NULL);
+	}
+}
+
+static void
+server_on_signal(void *arg, int fd, int revents)
+{
+	struct server			*srv = arg;
+	struct signalfd_siginfo		 si;
+
+	(void)revents;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			break;
+		case SIGTERM:
+			server_stop(srv, "SIGTERM");
+			break;
+		case SIGINT:
+			server_stop(srv, "SIGINT");
+			break;
+		default:
+			break;
+		}
+	}
+	server_reap(srv);
+}
+
+/* Deadlines: request timeouts, kill grace periods, idle and draining
+ * connections. */
+static void
+server_tick(struct server *srv)
+{
+	struct conn	*c, *cnext;
+	struct req	*r, *rnext;
+	struct child	*ch;
+	long long	 now = now_ms();
+
+	for (ch = srv->children; ch != NULL; ch = ch->next)
+		if (ch->kill_at != 0 && now >= ch->kill_at) {
+			child_signal(ch, SIGKILL);
+			ch->kill_at = 0;
+		}
+	for (c = srv->conns; c != NULL; c = cnext) {
+		cnext = c->next;
+		if (c->broken) {
+			conn_close(c, "out of memory");
+			continue;
+		}
+		if (c->draining) {
+			if (now >= c->drain_until)
+				conn_close(c, NULL);
+			continue;
+		}
+		if (c->reqs == NULL && (now - c->last_active >= srv->idle_ms ||
+		    (srv->stopping && c->wlen == 0))) {
+			conn_close(c, srv->stopping ? NULL : "idle");
+			continue;
+		}
+		for (r = c->reqs; r != NULL; r = rnext) {
+			rnext = r->next;
+			if (r->timed_out && now >= r->deadline +
+			    2 * KILL_GRACE_MS) {
+				conn_close(c, "a timed-out request did not "
+				    "end");
+				break;
+			}
+			if (r->timed_out || now < r->deadline)
+				continue;
+			r->timed_out = 1;
+			slog(LOG_WARNING, "%s: timed out after %lld s",
+			    r->script[0] ? r->script : "-",
+			    srv->timeout_ms / 1000);
+			if (r->state != REQ_RUNNING) {
+				req_fail_http(r, 504, r->state == REQ_WAITING ?
+				    "no CGI slot in time" :
+				    "the request did not arrive in time");
+				continue;
+			}
+			ch = child_find(srv, r->pid);
+			if (ch != NULL) {
+				child_signal(ch, SIGTERM);
+				ch->kill_at = now + KILL_GRACE_MS;
+			}
+			if (!r->head_ok) {
+				req_close_fd(r, &r->out_fd);
+				req_close_fd(r, &r->err_fd);
+				free(r->head);
+				r->head = NULL;
+				r->head_len = 0;
+				r->exited = 1;
+				if (ch != NULL)
+					ch->req = NULL;
+				r->pid = 0;
+				req_maybe_finish(r);
+			}
+		}
+	}
+	if (srv->stopping && now >= srv->stop_at)
+		for (c = srv->conns; c != NULL; c = cnext) {
+			cnext = c->next;
+			conn_close(c, "still running at the end of the grace "
+			    "period");
+		}
+}
+
+static int
+parse_count(const char *opt, const char *s, long long max, size_t *out)
+{
+	const char	*errstr;
+
+	*out = (size_t)strtonum(s, 1, max, &errstr);
+	if (errstr != NULL) {
+		warnx("%s %s: %s", opt, s, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_seconds(const char *opt, const char *s, long long *ms)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > 86400) {
+		warnx("%s %s: expected seconds, more than 0", opt, s);
+		return -1;
+	}
+	*ms = (long long)(v * 1000);
+	return 0;
+}
+
+static int
+parse_allowed(struct server *srv, const char *list)
+{
+	char	*copy, *tok, *save;
+	struct sockaddr_storage *ss;
+
+	if ((copy = strdup(list)) == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		ss = reallocarray(srv->allowed, srv->nallowed + 1,
+		    sizeof(*ss));
+		if (ss == NULL)
+			goto fail;
+		srv->allowed = ss;
+		ss = &srv->allowed[srv->nallowed];
+		memset(ss, 0, sizeof(*ss));
+		if (inet_pton(AF_INET, tok,
+		    &((struct sockaddr_in *)ss)->sin_addr) == 1)
+			ss->ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, tok,
+		    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+			ss->ss_family = AF_INET6;
+		else {
+			warnx("FCGI_WEB_SERVER_ADDRS: %s is not an IP "
+			    "address", tok);
+			goto fail;
+		}
+		srv->nallowed++;
+	}
+	free(copy);
+	return 0;
+fail:
+	free(copy);
+	return -1;
+}
+
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+		    >> 24) == 127;
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return 1;
+}
+
+static void
+usage_serve(FILE *f)
+{
+	fprintf(f, "usage: fcgi-bridge serve [-E] [-c n] [-e name=value] "
+	    "[-g group] [-G group]\n"
+	    "\t[-l stderr|syslog] [-m mode] [-P name] [-q n] [-r dir] "
+	    "[-s address]\n"
+	    "\t[-t seconds] [-u user] [-U user] [--allow-root] "
+	    "[--grace seconds]\n"
+	    "\t[--idle seconds] [--max-conns n] [--max-params bytes]\n"
+	    "\t[-- program [arg ...]]\n");
+}
+
+enum serve_longopt {
+	OPT_ALLOW_ROOT = 256,
+	OPT_GRACE,
+	OPT_IDLE,
+	OPT_MAX_CONNS,
+	OPT_MAX_PARAMS
+};
+
+static int
+lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		warnx("%s: no such user", name);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	if (gid != NULL)
+		*gid = pw->pw_gid;
+	return 0;
+}
+
+static int
+lookup_group(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+
+	if ((gr = getgrnam(name)) == NULL) {
+		warnx("%s: no such group", name);
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/* 0, 1 and 2 open, so that no pipe or socket lands there. */
+static void
+std_fds_open(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != fd)
+			err(EX_OSERR, "/dev/null");
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "max-params", required_argument, NULL, OPT_MAX_PARAMS },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct server	 srv;
+	struct addr	 a;
+	sigset_t	 sigs;
+	char		 errbuf[600], real[PATH_MAX], *user = NULL;
+	char		*group = NULL, *sock_user = NULL, *sock_group = NULL;
+	const char	*address = NULL, *webaddrs;
+	mode_t		 mode = 0;
+	uid_t		 uid = (uid_t)-1, sock_uid = (uid_t)-1;
+	gid_t		 gid = (gid_t)-1, sock_gid = (gid_t)-1;
+	int		 ch, allow_root = 0, wait;
+	size_t		 i, n;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.listen_fd = srv.sig_fd = -1;
+	srv.max_cgi = 32;
+	srv.max_queue = 256;
+	srv.max_conns = 1024;
+	srv.max_params = 1024 * 1024;
+	srv.timeout_ms = 60 * 1000;
+	srv.idle_ms = 60 * 1000;
+	srv.grace_ms = 10 * 1000;
+	if ((srv.roots = calloc(argc, sizeof(char *))) == NULL ||
+	    (srv.extra_env = calloc(argc, sizeof(char *))) == NULL)
+		err(EX_OSERR, NULL);
+
+	while ((ch = getopt_long(argc, argv, "+c:e:Eg:G:hl:m:P:q:r:s:t:u:U:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (parse_count("-c", optarg, 100000, &srv.max_cgi))
+				return EX_USAGE;
+			break;
+		case 'e':
+			if (strchr(optarg, '=') == NULL || *optarg == '=') {
+				warnx("-e %s: expected NAME=VALUE", optarg);
+				return EX_USAGE;
+			}
+			if ((srv.extra_env[srv.nextra_env++] =
+			    strdup(optarg)) == NULL)
+				err(EX_OSERR, NULL);
+			break;
+		case 'E':
+			srv.cgi_stderr_own = 1;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'G':
+			sock_group = optarg;
+			break;
+		case 'h':
+			usage_serve(stdout);
+			return 0;
+		case 'l':
+			if (strcmp(optarg, "syslog") == 0)
+				srv.use_syslog = 1;
+			else if (strcmp(optarg, "stderr") != 0) {
+				warnx("-l %s: expected stderr or syslog",
+				    optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'm':
+			errno = 0;
+			mode = (mode_t)strtol(optarg, &user, 8);
+			if (errno != 0 || *user != '\0' || mode > 07777 ||
+			    mode == 0) {
+				warnx("-m %s: expected an octal mode", optarg);
+				return EX_USAGE;
+			}
+			user = NULL;
+			break;
+		case 'P': {
+			const char	*v = getenv(optarg);
+			char		*kv;
+
+			if (v == NULL)
+				break;
+			if (asprintf(&kv, "%s=%s", optarg, v) == -1)
+				err(EX_OSERR, NULL);
+			srv.extra_env[srv.nextra_env++] = kv;
+			break;
+		}
+		case 'q':
+			if (parse_count("-q", optarg, 1000000, &srv.max_queue))
+				return EX_USAGE;
+			break;
+		case 'r':
+			if (realpath(optarg, real) == NULL) {
+				warn("-r %s", optarg);
+				return EX_USAGE;
+			}
+			if ((srv.roots[srv.nroots++] = strdup(real)) == NULL)
+				err(EX_OSERR, NULL);
+			break;
+		case 's':
+			address = optarg;
+			break;
+		case 't':
+			if (parse_seconds("-t", optarg, &srv.timeout_ms))
+				return EX_USAGE;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'U':
+			sock_user = optarg;
+			break;
+		case OPT_ALLOW_ROOT:
+			allow_root = 1;
+			break;
+		case OPT_GRACE:
+			if (parse_seconds("--grace", optarg, &srv.grace_ms))
+				return EX_USAGE;
+			break;
+		case OPT_IDLE:
+			if (parse_seconds("--idle", optarg, &srv.idle_ms))
+				return EX_USAGE;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_count("--max-conns", optarg, 100000,
+			    &srv.max_conns))
+				return EX_USAGE;
+			break;
+		case OPT_MAX_PARAMS:
+			if (parse_count("--max-params", optarg, 1 << 30,
+			    &srv.max_params))
+				return EX_USAGE;
+			break;
+		default:
+			usage_serve(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0)
+		srv.fixed_argv = argv;
+	else if (srv.nroots == 0) {
+		warnx("serve: nothing to run: give -r DIR for the scripts "
+		    "that SCRIPT_FILENAME names, or -- PROGRAM");
+		usage_serve(stderr);
+		return EX_USAGE;
+	}
+	if (srv.fixed_argv != NULL && access(srv.fixed_argv[0], X_OK) == -1) {
+		warn("%s", srv.fixed_argv[0]);
+		return EX_USAGE;
+	}
+	if (user != NULL && lookup_user(user, &uid, group ? NULL : &gid) == -1)
+		return EX_USAGE;
+	if (group != NULL && lookup_group(group, &gid) == -1)
+		return EX_USAGE;
+	if (sock_user != NULL && lookup_user(sock_user, &sock_uid, NULL) == -1)
+		return EX_USAGE;
+	if (sock_group != NULL && lookup_group(sock_group, &sock_gid) == -1)
+		return EX_USAGE;
+	if ((user != NULL ? uid : geteuid()) == 0 && !allow_root) {
+		warnx("serve: CGIs would run as root: give -u USER, or "
+		    "--allow-root");
+		return EX_USAGE;
+	}
+	if ((webaddrs = getenv("FCGI_WEB_SERVER_ADDRS")) != NULL &&
+	    parse_allowed(&srv, webaddrs) == -1)
+		return EX_USAGE;
+	log_to_syslog = srv.use_syslog;
+	if (log_to_syslog)
+		openlog("fcgi-bridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+
+	if (address != NULL) {
+		if (addr_parse(address, &a, errbuf, sizeof(errbuf)) == -1) {
+			warnx("%s", errbuf);
+			return EX_USAGE;
+		}
+		std_fds_open();
+		srv.listen_fd = addr_listen(&a, 1024, mode, sock_uid, sock_gid,
+		    errbuf, sizeof(errbuf));
+		if (srv.listen_fd == -1) {
+			warnx("%s", errbuf);
+			return EX_UNAVAILABLE;
+		}
+		if (addr_is_unix(&a))
+			strlcpy(srv.unix_path, ((struct sockaddr_un *)
+			    &a.ss[0])->sun_path, sizeof(srv.unix_path));
+		else if (srv.nallowed == 0 && !is_loopback(&a.ss[0]))
+			slog(LOG_WARNING, "%s: listening beyond loopback "
+			    "without FCGI_WEB_SERVER_ADDRS: any host may "
+			    "run CGIs", address);
+	} else if ((srv.listen_fd = addr_inherited_listener()) == -1) {
+		warnx("serve: no -s ADDRESS, and no listening socket on fd 0 "
+		    "or from systemd (LISTEN_FDS)");
+		usage_serve(stderr);
+		return EX_USAGE;
+	} else {
+		/* fd 0 was the socket: the CGIs' stdin comes from pipes. */
+		if (srv.listen_fd == 0) {
+			int	 moved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+
+			if (moved == -1 || open("/dev/null", O_RDONLY) != 0)
+				err(EX_OSERR, "moving the inherited socket");
+			srv.listen_fd = moved;
+		}
+		std_fds_open();
+	}
+
+	if (gid != (gid_t)-1 && (setgroups(1, &gid) == -1 ||
+	    setgid(gid) == -1))
+		err(EX_OSERR, "setgid %u", (unsigned int)gid);
+	if (uid != (uid_t)-1 && setuid(uid) == -1)
+		err(EX_OSERR, "setuid %u", (unsigned int)uid);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1 ||
+	    (srv.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) ==
+	    -1)
+		err(EX_OSERR, "signalfd");
+	if ((srv.ev = ev_new()) == NULL ||
+	    ev_set(srv.ev, srv.sig_fd, POLLIN, server_on_signal, &srv) == -1 ||
+	    ev_set(srv.ev, srv.listen_fd, POLLIN, server_on_accept, &srv) == -1)
+		err(EX_OSERR, "event loop");
+
+	slog(LOG_INFO, "listening on %s, %zu CGIs at once, %s",
+	    address ? address : "an inherited socket", srv.max_cgi,
+	    srv.fixed_argv ? srv.fixed_argv[0] : "scripts under -r");
+	while (!srv.stopping || srv.conns != NULL || srv.children != NULL) {
+		wait = srv.conns != NULL || srv.children != NULL ? TICK_MS : -1;
+		if (ev_run_once(srv.ev, wait) == -1)
+			err(EX_OSERR, "poll");
+		if (now_ms() - srv.last_tick >= TICK_MS) {
+			server_tick(&srv);
+			srv.last_tick = now_ms();
+		}
+		if (srv.stopping && srv.conns == NULL && srv.children != NULL &&
+		    now_ms() >= srv.stop_at + KILL_GRACE_MS) {
+			struct child *c;
+
+			for (c = srv.children; c != NULL; c = c->next)
+				child_signal(c, SIGKILL);
+		}
+	}
+	slog(LOG_INFO, "stopped");
+	ev_free(srv.ev);
+	close(srv.sig_fd);
+	for (i = 0, n = srv.nroots; i < n; i++)
+		free(srv.roots[i]);
+	free(srv.roots);
+	for (i = 0; i < srv.nextra_env; i++)
+		free(srv.extra_env[i]);
+	free(srv.extra_env);
+	free(srv.allowed);
+	return 0;
+}
