@@ -1696,9 +1696,6 @@ server_tick(struct server *srv)
 			if (r->timed_out || now < r->deadline)
 				continue;
 			r->timed_out = 1;
-			slog(LOG_WARNING, "%s: timed out after %lld s",
-			    r->script[0] ? r->script : "-",
-			    srv->timeout_ms / 1000);
 			if (r->state != REQ_RUNNING) {
 				req_fail_http(r, 504, r->state == REQ_WAITING ?
 				    "no CGI slot in time" :
