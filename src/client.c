@@ -615,6 +615,8 @@ exchange_open(struct exchange *x, const char *address)
 static void
 exchange_close(struct exchange *x)
 {
+	if (x == NULL)
+		return;
 	if (x->sock != -1)
 		close(x->sock);
 	x->sock = -1;
@@ -893,11 +895,128 @@ role_parse(const char *s, uint16_t *role)
 	return 0;
 }
 
+int
+request_spec_init(struct request_spec *spec, int argc)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->url.content_length = -1;
+	spec->role = FCGI_RESPONDER;
+	if ((spec->headers = calloc(argc, sizeof(char *))) == NULL ||
+	    (spec->puts = calloc(argc, sizeof(char *))) == NULL ||
+	    (spec->unsets = calloc(argc, sizeof(char *))) == NULL) {
+		warn("calloc");
+		request_spec_free(spec);
+		return -1;
+	}
+	spec->url.headers = spec->headers;
+	return 0;
+}
+
+void
+request_spec_free(struct request_spec *spec)
+{
+	free(spec->headers);
+	free(spec->puts);
+	free(spec->unsets);
+	spec->headers = spec->puts = spec->unsets = NULL;
+}
+
+int
+request_spec_option(struct request_spec *spec, int ch, char *arg)
+{
+	switch (ch) {
+	case 'd':
+		spec->body = arg;
+		return 1;
+	case 'H':
+		spec->headers[spec->url.nheaders++] = arg;
+		return 1;
+	case 'p':
+		if (strchr(arg, '=') == NULL || arg[0] == '=') {
+			warnx("-p %s: expected NAME=VALUE", arg);
+			return -1;
+		}
+		spec->puts[spec->nputs++] = arg;
+		return 1;
+	case 'r':
+		spec->url.docroot = arg;
+		spec->url.docroot_given = 1;
+		return 1;
+	case 'u':
+		spec->unsets[spec->nunsets++] = arg;
+		return 1;
+	case 'X':
+		spec->url.method = arg;
+		return 1;
+	case REQUEST_OPT_ROLE:
+		return role_parse(arg, &spec->role) == -1 ? -1 : 1;
+	case REQUEST_OPT_DATA:
+		if (arg[0] != '@') {
+			warnx("--data %s: expected @FILE", arg);
+			return -1;
+		}
+		spec->data = arg;
+		return 1;
+	case REQUEST_OPT_SCRIPT_NAME:
+		spec->url.script_name = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+request_spec_env(struct request_spec *spec, const char *url,
+    long long content_length, const struct stat *data_st,
+    struct cgi_env *env)
+{
+	char	 err[600], num[32];
+	size_t	 i;
+
+	if (spec->role == FCGI_AUTHORIZER && spec->body != NULL) {
+		warnx("-d: an authorizer is sent no request body");
+		return EX_USAGE;
+	}
+	if ((spec->data != NULL) != (spec->role == FCGI_FILTER)) {
+		warnx(spec->data ? "--data goes with --role filter" :
+		    "--role filter needs --data @FILE");
+		return EX_USAGE;
+	}
+	spec->url.url = url;
+	spec->url.content_length = content_length;
+	if (cgi_env_from_url(env, &spec->url, err, sizeof(err)) == -1) {
+		warnx("%s", err);
+		return EX_USAGE;
+	}
+	if (spec->role == FCGI_AUTHORIZER) {
+		/* FastCGI 1.0, 6.3: an authorizer is not given these. */
+		cgi_env_unset(env, "CONTENT_LENGTH");
+		cgi_env_unset(env, "PATH_INFO");
+		cgi_env_unset(env, "PATH_TRANSLATED");
+		cgi_env_unset(env, "SCRIPT_NAME");
+	}
+	if (data_st != NULL) {
+		snprintf(num, sizeof(num), "%lld", (long long)data_st->st_size);
+		if (cgi_env_setstr(env, "FCGI_DATA_LENGTH", num) == -1)
+			goto nomem;
+		snprintf(num, sizeof(num), "%lld",
+		    (long long)data_st->st_mtime);
+		if (cgi_env_setstr(env, "FCGI_DATA_LAST_MOD", num) == -1)
+			goto nomem;
+	}
+	for (i = 0; i < spec->nputs; i++)
+		if (cgi_env_put(env, spec->puts[i]) == -1)
+			goto nomem;
+	for (i = 0; i < spec->nunsets; i++)
+		cgi_env_unset(env, spec->unsets[i]);
+	return 0;
+nomem:
+	warn("building the request");
+	return EX_OSERR;
+}
+
 enum request_longopt {
-	OPT_FAIL = 256,
-	OPT_ROLE,
-	OPT_DATA,
-	OPT_SCRIPT_NAME
+	OPT_FAIL = 256
 };
 
 int
@@ -906,89 +1025,54 @@ cmd_request(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "fail", no_argument, NULL, OPT_FAIL },
-		{ "role", required_argument, NULL, OPT_ROLE },
-		{ "data", required_argument, NULL, OPT_DATA },
-		{ "script-name", required_argument, NULL, OPT_SCRIPT_NAME },
+		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cgi_url_request	 req = { .content_length = -1 };
+	struct request_spec	 spec;
 	struct cgi_env		 env = { 0 };
 	struct response_sink	*sink = NULL;
-	struct exchange		*x;
+	struct exchange		*x = NULL;
 	struct stat		 st;
-	char			 err[600], num[32];
-	char			**headers = NULL, **more;
-	char			**puts = NULL, **unsets = NULL;
-	const char		*body = NULL, *data = NULL;
 	uint8_t			*params = NULL;
-	size_t			 nputs = 0, nunsets = 0, i;
+	size_t			 len;
 	int			 ch, rc = EX_USAGE, body_fd = -1;
 	int			 data_fd = -1;
 
+	if (request_spec_init(&spec, argc) == -1)
+		return EX_OSERR;
 	if ((x = exchange_new()) == NULL ||
-	    (sink = calloc(1, sizeof(*sink))) == NULL ||
-	    (headers = calloc(argc, sizeof(*headers))) == NULL ||
-	    (puts = calloc(argc, sizeof(*puts))) == NULL ||
-	    (unsets = calloc(argc, sizeof(*unsets))) == NULL) {
+	    (sink = calloc(1, sizeof(*sink))) == NULL) {
 		warn("calloc");
 		rc = EX_OSERR;
 		goto done;
 	}
-	more = headers;
-	while ((ch = getopt_long(argc, argv, "d:hH:ip:r:t:u:vX:", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			body = optarg;
+	while ((ch = getopt_long(argc, argv, "hit:v" REQUEST_SPEC_OPTSTRING,
+	    longopts, NULL)) != -1) {
+		switch (request_spec_option(&spec, ch, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			goto done;
+		default:
 			break;
+		}
+		switch (ch) {
 		case 'h':
 			usage_request(stdout);
 			rc = 0;
 			goto done;
-		case 'H':
-			*more++ = optarg;
-			req.nheaders++;
-			break;
 		case 'i':
 			sink->show_headers = 1;
-			break;
-		case 'p':
-			if (strchr(optarg, '=') == NULL ||
-			    optarg[0] == '=') {
-				warnx("-p %s: expected NAME=VALUE", optarg);
-				goto done;
-			}
-			puts[nputs++] = optarg;
-			break;
-		case 'r':
-			req.docroot = optarg;
-			req.docroot_given = 1;
 			break;
 		case 't':
 			if (parse_timeout(optarg, &x->timeout_s) == -1)
 				goto done;
 			break;
-		case 'u':
-			unsets[nunsets++] = optarg;
-			break;
 		case 'v':
 			x->trace = 1;
 			break;
-		case 'X':
-			req.method = optarg;
-			break;
 		case OPT_FAIL:
 			sink->fail = 1;
-			break;
-		case OPT_ROLE:
-			if (role_parse(optarg, &x->role) == -1)
-				goto done;
-			break;
-		case OPT_DATA:
-			data = optarg;
-			break;
-		case OPT_SCRIPT_NAME:
-			req.script_name = optarg;
 			break;
 		default:
 			usage_request(stderr);
@@ -999,63 +1083,31 @@ cmd_request(int argc, char **argv)
 		usage_request(stderr);
 		goto done;
 	}
-	req.headers = headers;
-	req.url = argc - optind == 2 ? argv[optind + 1] : "/";
-	if (x->role == FCGI_AUTHORIZER && body != NULL) {
-		warnx("-d: an authorizer is sent no request body");
+	x->role = spec.role;
+	if (spec.body != NULL &&
+	    (rc = body_open(spec.body, &x->in, &body_fd)) != 0)
 		goto done;
-	}
-	if ((data != NULL) != (x->role == FCGI_FILTER)) {
-		warnx(data ? "--data goes with --role filter" :
-		    "--role filter needs --data @FILE");
-		goto done;
-	}
-	if (body != NULL) {
-		if ((rc = body_open(body, &x->in, &body_fd)) != 0)
-			goto done;
-		req.content_length = x->in.left;
-	}
-	rc = EX_USAGE;
-	if (cgi_env_from_url(&env, &req, err, sizeof(err)) == -1) {
-		warnx("%s", err);
-		goto done;
-	}
-	if (x->role == FCGI_AUTHORIZER) {
-		/* FastCGI 1.0, 6.3: an authorizer is not given these. */
-		cgi_env_unset(&env, "CONTENT_LENGTH");
-		cgi_env_unset(&env, "PATH_INFO");
-		cgi_env_unset(&env, "PATH_TRANSLATED");
-		cgi_env_unset(&env, "SCRIPT_NAME");
-	}
-	if (data != NULL) {
-		if (data[0] != '@') {
-			warnx("--data %s: expected @FILE", data);
-			goto done;
-		}
-		if ((data_fd = open(data + 1, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    fstat(data_fd, &st) == -1) {
-			warn("%s", data + 1);
+	if (spec.data != NULL) {
+		if ((data_fd = open(spec.data + 1, O_RDONLY | O_CLOEXEC)) ==
+		    -1 || fstat(data_fd, &st) == -1) {
+			warn("%s", spec.data + 1);
 			rc = EX_NOINPUT;
 			goto done;
 		}
 		x->data.fd = data_fd;
 		x->data.left = (long long)st.st_size;
-		snprintf(num, sizeof(num), "%lld", (long long)st.st_size);
-		if (cgi_env_setstr(&env, "FCGI_DATA_LENGTH", num) == -1)
-			goto nomem;
-		snprintf(num, sizeof(num), "%lld", (long long)st.st_mtime);
-		if (cgi_env_setstr(&env, "FCGI_DATA_LAST_MOD", num) == -1)
-			goto nomem;
 	}
-	for (i = 0; i < nputs; i++)
-		if (cgi_env_put(&env, puts[i]) == -1)
-			goto nomem;
-	for (i = 0; i < nunsets; i++)
-		cgi_env_unset(&env, unsets[i]);
-	if ((params = cgi_env_encode(&env, &i)) == NULL)
-		goto nomem;
+	if ((rc = request_spec_env(&spec, argc - optind == 2 ?
+	    argv[optind + 1] : "/", spec.body ? x->in.left : -1,
+	    spec.data ? &st : NULL, &env)) != 0)
+		goto done;
+	if ((params = cgi_env_encode(&env, &len)) == NULL) {
+		warn("building the request");
+		rc = EX_OSERR;
+		goto done;
+	}
 	x->params = params;
-	x->params_len = i;
+	x->params_len = len;
 	x->on_stdout = sink_response;
 	x->sink_arg = sink;
 	if ((rc = exchange_open(x, argv[optind])) != 0)
@@ -1081,10 +1133,6 @@ cmd_request(int argc, char **argv)
 		    sink->resp.status);
 		rc = EXIT_FAIL_STATUS;
 	}
-	goto done;
-nomem:
-	warn("building the request");
-	rc = EX_OSERR;
 done:
 	exchange_close(x);
 	if (body_fd != -1)
@@ -1093,9 +1141,7 @@ done:
 		close(data_fd);
 	free(params);
 	cgi_env_free(&env);
-	free(headers);
-	free(puts);
-	free(unsets);
+	request_spec_free(&spec);
 	free(sink);
 	free(x);
 	return rc;
