@@ -10,7 +10,7 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
-CPPFLAGS += -D_GNU_SOURCE -Isrc
+CPPFLAGS += -D_GNU_SOURCE -iquote src
 # libbsd is linked statically: one shared library less to map at start-up.
 LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bsd/stdlib.h>
 #include <bsd/string.h>
 
 #include "addr.h"
@@ -49,9 +50,12 @@ addr_inet(const char *host, const char *port, int family, struct addr *a,
 	struct addrinfo	 hints, *res, *ai;
 	int		 rc;
 
-	if (*port == '\0' || strspn(port, "0123456789") != strlen(port) ||
-	    strlen(port) > 5) {
-		snprintf(err, errlen, "%s: bad port \"%s\"", a->text, port);
+	const char	*errstr;
+
+	if (strspn(port, "0123456789") != strlen(port) ||
+	    (strtonum(port, 1, 65535, &errstr), errstr != NULL)) {
+		snprintf(err, errlen, "%s: bad port \"%s\": expected 1 to "
+		    "65535", a->text, port);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));
