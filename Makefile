@@ -13,6 +13,7 @@ WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -iquote src
 # libbsd is linked statically: one shared library less to map at start-up.
 LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
+LDLIBS += -lm
 
 ifeq ($(SANITIZE),1)
 FLAVOR = asan
@@ -24,7 +25,7 @@ endif
 BUILD = build/$(FLAVOR)
 ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
-SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c
+SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/bench.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 all: fcgi-bridge

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "bench.h"
 #include "client.h"
 #include "serve.h"
 #include "version.h"
@@ -58,6 +59,8 @@ main(int argc, char *argv[])
 		return cmd_request(argc - 1, argv + 1);
 	if (strcmp(argv[1], "values") == 0)
 		return cmd_values(argc - 1, argv + 1);
+	if (strcmp(argv[1], "bench") == 0)
+		return cmd_bench(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (argc == 4 && strcmp(argv[1], "-bind") == 0 &&

@@ -1,0 +1,1266 @@
+/*
+ * bench: a FastCGI load generator.  Every request is encoded once, from the
+ * same options as `request`, and copied with its id patched per send; the
+ * connections run on one event loop; latencies go into a histogram of
+ * fixed size, so memory does not grow with the number of requests.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "addr.h"
+#include "bench.h"
+#include "cgi.h"
+#include "client.h"
+#include "ev.h"
+#include "fcgi.h"
+
+#define MAX_BODY		(16 * 1024 * 1024)
+#define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
+#define STALL_MS		1000
+#define PROGRESS_MS		1000
+
+/*
+ * Latency histogram, in microseconds: exact below 256, then 128 buckets
+ * per power of two (under 0.8% relative error), up to 2^47 us.
+ */
+#define HIST_EXACT		256
+#define HIST_SUB		128
+#define HIST_POWERS		40
+#define HIST_BUCKETS		(HIST_EXACT + HIST_POWERS * HIST_SUB)
+
+struct histogram {
+	uint64_t	 count[HIST_BUCKETS];
+	uint64_t	 n;
+	uint64_t	 min;
+	uint64_t	 max;
+	double		 sum;
+};
+
+enum error_kind {
+	ERR_CONNECT,
+	ERR_RESET,
+	ERR_TIMEOUT,
+	ERR_PROTOCOL,
+	ERR_OVERLOADED,
+	ERR_APP_STATUS,
+	ERR_KINDS
+};
+
+static const char *const error_names[ERR_KINDS] = {
+	"connect", "reset", "timeout", "protocol", "overloaded", "app_status"
+};
+
+/* One request encoded: BEGIN_REQUEST, PARAMS, STDIN, DATA. */
+struct request_bytes {
+	uint8_t		*bytes;
+	size_t		 len;
+	size_t		*id_at;		/* offsets of each record's id */
+	size_t		 nid;
+	char		*url;
+};
+
+struct slot {
+	int		 busy;
+	uint16_t	 id;
+	long long	 start_us;	/* intended send time with -R */
+	uint8_t		 head[HEAD_PEEK];
+	size_t		 head_len;
+	int		 status;
+	int		 counted;	/* sent in the measured period */
+};
+
+enum bconn_state {
+	BC_IDLE,
+	BC_CONNECTING,
+	BC_OPEN,
+	BC_ENDING,	/* answered without keep-alive: awaiting its close */
+	BC_STALLED
+};
+
+struct bench;
+
+struct bconn {
+	struct bench		*b;
+	int			 fd;
+	enum bconn_state	 state;
+	struct slot		*slots;
+	int			 busy;
+	uint8_t			*wbuf;
+	size_t			 wlen;
+	size_t			 wcap;
+	uint8_t			*rbuf;
+	size_t			 rlen;
+	uint64_t		 completed;
+	long long		 ending_since;
+};
+
+struct bench {
+	struct addr		 addr;
+	const char		*address;
+	struct ev		*ev;
+	struct request_bytes	*reqs;
+	size_t			 nreqs;
+	size_t			 next_req;
+	struct bconn		*conns;
+
+	long long		 total;		/* -n; 0: duration */
+	double			 duration_s;
+	double			 warmup_s;
+	int			 nconns;
+	int			 inflight;
+	int			 keep;
+	double			 rate;
+	double			 timeout_s;
+	int			 json;
+	int			 progress;
+
+	long long		 t0_us;		/* start of measurement */
+	long long		 start_us;	/* start of warm-up */
+	long long		 end_us;	/* -D: end of measurement */
+	long long		 issued;	/* counted requests sent */
+	long long		 rate_sent;	/* for -R: requests sent */
+	long long		 done;
+	uint64_t		 errors[ERR_KINDS];
+	uint64_t		 status[1000];
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	struct histogram	 hist;
+	long long		 last_completion_us;
+	long long		 last_progress_us;
+	int			 mpx_warned;
+	int			 stalled;
+};
+
+static long long
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static size_t
+hist_index(uint64_t v)
+{
+	int	 e;
+
+	if (v < HIST_EXACT)
+		return (size_t)v;
+	e = 63 - __builtin_clzll(v) - 7;	/* v >> e is in [128, 256) */
+	if (e > HIST_POWERS)
+		return HIST_BUCKETS - 1;
+	return HIST_EXACT + (size_t)(e - 1) * HIST_SUB +
+	    (size_t)((v >> e) - HIST_SUB);
+}
+
+/* The middle of a bucket's range. */
+static double
+hist_value(size_t i)
+{
+	size_t	 e, sub;
+
+	if (i < HIST_EXACT)
+		return (double)i;
+	e = (i - HIST_EXACT) / HIST_SUB + 1;
+	sub = (i - HIST_EXACT) % HIST_SUB + HIST_SUB;
+	return (double)((uint64_t)sub << e) + (double)((uint64_t)1 << e) / 2;
+}
+
+static void
+hist_add(struct histogram *h, uint64_t v)
+{
+	h->count[hist_index(v)]++;
+	if (h->n == 0 || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->n++;
+	h->sum += (double)v;
+}
+
+static double
+hist_percentile(const struct histogram *h, double p)
+{
+	uint64_t	 want, seen = 0;
+	size_t		 i;
+	double		 v;
+
+	if (h->n == 0)
+		return 0;
+	want = (uint64_t)ceil(p / 100 * (double)h->n);
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->count[i];
+		if (seen >= want) {
+			v = hist_value(i);
+			if (v > (double)h->max)
+				v = (double)h->max;
+			if (v < (double)h->min)
+				v = (double)h->min;
+			return v;
+		}
+	}
+	return (double)h->max;
+}
+
+static int
+buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	uint8_t	*grown;
+	size_t	 c = *cap ? *cap : 1024;
+
+	while (c < *len + n)
+		c *= 2;
+	if (c != *cap) {
+		if ((grown = realloc(*buf, c)) == NULL)
+			return -1;
+		*buf = grown;
+		*cap = c;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+/* Appends one stream (with its closing empty record) to the request. */
+static int
+encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
+    uint8_t type, const uint8_t *data, size_t len)
+{
+	uint8_t		 hdr[FCGI_HEADER_LEN], pad[8] = { 0 }, padding;
+	size_t		 chunk, *grown;
+
+	for (;;) {
+		chunk = type == FCGI_PARAMS ?
+		    fcgi_pairs_chunk(data, len, FCGI_MAX_PADDED_CONTENT) : len;
+		chunk = fcgi_stream_header(hdr, type, 1, chunk, 0, &padding);
+		if (rb->nid == *idcap) {
+			*idcap = *idcap ? *idcap * 2 : 16;
+			if ((grown = reallocarray(rb->id_at, *idcap,
+			    sizeof(size_t))) == NULL)
+				return -1;
+			rb->id_at = grown;
+		}
+		rb->id_at[rb->nid++] = rb->len + 2;
+		if (buf_append(&rb->bytes, &rb->len, cap, hdr, sizeof(hdr)) ||
+		    buf_append(&rb->bytes, &rb->len, cap, data, chunk) ||
+		    buf_append(&rb->bytes, &rb->len, cap, pad, padding))
+			return -1;
+		if (chunk == 0)
+			return 0;
+		data += chunk;
+		len -= chunk;
+	}
+}
+
+/* Reads all of a file (at most MAX_BODY) into memory. */
+static int
+slurp(const char *path, uint8_t **out, size_t *len)
+{
+	size_t	 cap = 0;
+	uint8_t	 buf[65536];
+	ssize_t	 n;
+	int	 fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
+		    open(path, O_RDONLY | O_CLOEXEC);
+
+	*out = NULL;
+	*len = 0;
+	if (fd == -1) {
+		warn("%s", path);
+		return EX_NOINPUT;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			warn("%s", path);
+			goto fail;
+		}
+		if (*len + (size_t)n > MAX_BODY) {
+			warnx("%s: bench sends bodies of at most %d bytes",
+			    path, MAX_BODY);
+			goto fail;
+		}
+		if (buf_append(out, len, &cap, buf, (size_t)n) == -1) {
+			warn("%s", path);
+			goto fail;
+		}
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return 0;
+fail:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	free(*out);
+	*out = NULL;
+	return EX_NOINPUT;
+}
+
+/* Encodes the request for url; 0 or an exit status (said). */
+static int
+request_encode(struct request_spec *spec, const char *url, int keep,
+    const uint8_t *body, size_t body_len, const uint8_t *data,
+    size_t data_len, const struct stat *data_st, struct request_bytes *rb)
+{
+	struct cgi_env	 env = { 0 };
+	uint8_t		 begin[8], rec[16], *params = NULL;
+	size_t		 cap = 0, idcap = 0, plen;
+	int		 rc;
+
+	memset(rb, 0, sizeof(*rb));
+	if ((rc = request_spec_env(spec, url, spec->body ? (long long)body_len :
+	    -1, data_st, &env)) != 0)
+		goto done;
+	rc = EX_OSERR;
+	if ((rb->url = strdup(url)) == NULL ||
+	    (params = cgi_env_encode(&env, &plen)) == NULL)
+		goto done;
+	fcgi_begin_request_body(begin, spec->role, keep ? FCGI_KEEP_CONN : 0);
+	fcgi_record_pack(rec, sizeof(rec), FCGI_BEGIN_REQUEST, 1, begin,
+	    sizeof(begin));
+	if ((rb->id_at = calloc(16, sizeof(size_t))) == NULL)
+		goto done;
+	idcap = 16;
+	rb->id_at[rb->nid++] = 2;
+	if (buf_append(&rb->bytes, &rb->len, &cap, rec, sizeof(rec)) == -1 ||
+	    encode_stream(rb, &cap, &idcap, FCGI_PARAMS, params, plen) == -1)
+		goto done;
+	if (spec->role != FCGI_AUTHORIZER && encode_stream(rb, &cap, &idcap,
+	    FCGI_STDIN, body, body_len) == -1)
+		goto done;
+	if (spec->role == FCGI_FILTER && encode_stream(rb, &cap, &idcap,
+	    FCGI_DATA, data, data_len) == -1)
+		goto done;
+	rc = 0;
+done:
+	if (rc == EX_OSERR)
+		warn("encoding the request");
+	free(params);
+	cgi_env_free(&env);
+	return rc;
+}
+
+static void	bconn_start(struct bconn *);
+static void	bconn_on_io(void *, int, int);
+
+static void
+bconn_close(struct bconn *c, enum bconn_state next)
+{
+	int	 i;
+
+	if (c->fd != -1) {
+		ev_del(c->b->ev, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	for (i = 0; i < c->b->inflight; i++)
+		c->slots[i].busy = 0;
+	c->busy = 0;
+	c->wlen = c->rlen = 0;
+	c->state = next;
+}
+
+static int
+measuring(struct bench *b, long long now)
+{
+	return now >= b->t0_us;
+}
+
+/* Whether another request may start now; *intended gets its send time. */
+static int
+may_issue(struct bench *b, long long now, long long *intended)
+{
+	*intended = now;
+	if (b->total > 0 && b->issued >= b->total && measuring(b, now))
+		return 0;
+	if (b->total == 0 && now >= b->end_us)
+		return 0;
+	if (b->rate > 0) {
+		*intended = b->start_us + (long long)((double)b->rate_sent *
+		    1e6 / b->rate);
+		return now >= *intended;
+	}
+	return 1;
+}
+
+static void
+count_error(struct bench *b, struct slot *s, enum error_kind kind)
+{
+	if (s == NULL || s->counted) {
+		b->errors[kind]++;
+		b->done++;
+	}
+}
+
+/* A failed connect uses up the request it was opened for. */
+static void
+connect_failed(struct bench *b)
+{
+	long long	 now = now_us();
+
+	if (!measuring(b, now))
+		return;
+	b->errors[ERR_CONNECT]++;
+	b->done++;
+	if (b->total > 0)
+		b->issued++;
+}
+
+/* Queues the next request on c; 0, or -1 when none may start. */
+static int
+bconn_issue(struct bconn *c, long long now)
+{
+	struct bench		*b = c->b;
+	struct request_bytes	*rb;
+	struct slot		*s = NULL;
+	long long		 intended;
+	size_t			 i;
+	uint8_t			*p;
+	int			 k;
+
+	if (c->busy >= b->inflight || !may_issue(b, now, &intended))
+		return -1;
+	for (k = 0; k < b->inflight; k++)
+		if (!c->slots[k].busy) {
+			s = &c->slots[k];
+			break;
+		}
+	if (s == NULL)
+		return -1;
+	rb = &b->reqs[b->next_req];
+	b->next_req = (b->next_req + 1) % b->nreqs;
+	if (c->wlen + rb->len > c->wcap) {
+		size_t	 cap = c->wlen + rb->len;
+
+		if ((p = realloc(c->wbuf, cap)) == NULL)
+			return -1;
+		c->wbuf = p;
+		c->wcap = cap;
+	}
+	p = c->wbuf + c->wlen;
+	memcpy(p, rb->bytes, rb->len);
+	for (i = 0; i < rb->nid; i++)
+		fcgi_put_be16(p + rb->id_at[i], s->id);
+	c->wlen += rb->len;
+	s->busy = 1;
+	s->start_us = intended;
+	s->head_len = 0;
+	s->status = 0;
+	s->counted = measuring(b, now);
+	if (s->counted)
+		b->issued++;
+	b->rate_sent++;
+	c->busy++;
+	return 0;
+}
+
+static void
+bconn_fill(struct bconn *c)
+{
+	long long	 now = now_us();
+
+	if (c->state != BC_OPEN)
+		return;
+	while (bconn_issue(c, now) == 0)
+		if (!c->b->keep)
+			break;
+	ev_events(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ? POLLOUT : 0));
+}
+
+/* The request in s has its END_REQUEST. */
+static void
+slot_complete(struct bconn *c, struct slot *s, uint32_t app_status,
+    uint8_t protocol_status)
+{
+	struct bench		*b = c->b;
+	struct cgi_response	 resp;
+	const char		*errstr;
+	long long		 now = now_us();
+
+	s->busy = 0;
+	c->busy--;
+	c->completed++;
+	b->last_completion_us = now;
+	if (protocol_status == FCGI_CANT_MPX_CONN) {
+		if (!b->mpx_warned)
+			warnx("%s: the application does not multiplex "
+			    "(FCGI_CANT_MPX_CONN): going on with -m 1",
+			    b->address);
+		b->mpx_warned = 1;
+		b->inflight = 1;
+		if (s->counted)
+			b->issued--;
+		return;
+	}
+	if (!s->counted)
+		return;
+	if (protocol_status == FCGI_OVERLOADED) {
+		count_error(b, s, ERR_OVERLOADED);
+		return;
+	}
+	if (protocol_status != FCGI_REQUEST_COMPLETE) {
+		count_error(b, s, ERR_PROTOCOL);
+		return;
+	}
+	if (app_status != 0) {
+		count_error(b, s, ERR_APP_STATUS);
+		return;
+	}
+	if (cgi_response_parse((const char *)s->head, s->head_len, &resp,
+	    &errstr) <= 0) {
+		count_error(b, s, ERR_PROTOCOL);
+		return;
+	}
+	b->status[resp.status]++;
+	b->done++;
+	hist_add(&b->hist, (uint64_t)(now - s->start_us));
+}
+
+static struct slot *
+bconn_slot(struct bconn *c, uint16_t id)
+{
+	if (id == 0 || id > c->b->inflight || !c->slots[id - 1].busy)
+		return NULL;
+	return &c->slots[id - 1];
+}
+
+/* Every outstanding request of c fails with kind; c closes. */
+static void
+bconn_fail(struct bconn *c, enum error_kind kind)
+{
+	int	 i;
+
+	for (i = 0; i < c->b->inflight; i++)
+		if (c->slots[i].busy)
+			count_error(c->b, &c->slots[i], kind);
+	bconn_close(c, BC_IDLE);
+}
+
+static void
+bconn_read(struct bconn *c)
+{
+	struct fcgi_record	 rec;
+	const char		*errstr;
+	struct slot		*s;
+	uint32_t		 app;
+	uint8_t			 proto;
+	size_t			 off = 0, take;
+	ssize_t			 n;
+	int			 len;
+
+	n = recv(c->fd, c->rbuf + c->rlen, FCGI_MAX_RECORD - c->rlen, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->state == BC_ENDING && c->busy == 0) {
+			bconn_close(c, BC_IDLE);
+			return;
+		}
+		/* A record cut short is malformed; else it closed early. */
+		bconn_fail(c, n == 0 && c->rlen > 0 ? ERR_PROTOCOL : ERR_RESET);
+		return;
+	}
+	c->b->bytes_in += (uint64_t)n;
+	c->rlen += (size_t)n;
+	while (off < c->rlen) {
+		len = fcgi_record_parse(c->rbuf + off, c->rlen - off, &rec,
+		    &errstr);
+		if (len == -1) {
+			bconn_fail(c, ERR_PROTOCOL);
+			return;
+		}
+		if (len == 0)
+			break;
+		off += (size_t)len;
+		if (rec.hdr.request_id == 0)
+			continue;
+		if ((s = bconn_slot(c, rec.hdr.request_id)) == NULL)
+			continue;
+		switch (rec.hdr.type) {
+		case FCGI_STDOUT:
+			take = HEAD_PEEK - s->head_len;
+			if (take > rec.hdr.content_length)
+				take = rec.hdr.content_length;
+			memcpy(s->head + s->head_len, rec.content, take);
+			s->head_len += take;
+			break;
+		case FCGI_STDERR:
+			break;
+		case FCGI_END_REQUEST:
+			fcgi_end_request_fields(&rec, &app, &proto);
+			slot_complete(c, s, app, proto);
+			break;
+		default:
+			bconn_fail(c, ERR_PROTOCOL);
+			return;
+		}
+	}
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= off;
+	if (!c->b->keep && c->busy == 0) {
+		/* Let the application close first: TIME_WAIT stays there. */
+		c->state = BC_ENDING;
+		c->ending_since = now_us();
+		ev_events(c->b->ev, c->fd, POLLIN);
+		return;
+	}
+	bconn_fill(c);
+}
+
+static void
+bconn_on_io(void *arg, int fd, int revents)
+{
+	struct bconn	*c = arg;
+	ssize_t		 n;
+
+	if (c->state == BC_CONNECTING) {
+		if (addr_connect_result(fd) == -1) {
+			connect_failed(c->b);
+			bconn_close(c, BC_IDLE);
+			return;
+		}
+		c->state = BC_OPEN;
+		bconn_fill(c);
+		return;
+	}
+	if ((revents & POLLOUT) && c->wlen > 0) {
+		n = send(fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			bconn_fail(c, ERR_RESET);
+			return;
+		}
+		if (n > 0) {
+			c->b->bytes_out += (uint64_t)n;
+			memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+			c->wlen -= (size_t)n;
+		}
+		if (c->wlen == 0)
+			ev_events(c->b->ev, fd, POLLIN);
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		bconn_read(c);
+}
+
+/* Opens a connection for c, if a request may start. */
+static void
+bconn_start(struct bconn *c)
+{
+	struct bench	*b = c->b;
+	long long	 intended, now = now_us();
+
+	if (!may_issue(b, now, &intended))
+		return;
+	if ((c->fd = addr_connect_start(&b->addr)) == -1) {
+		connect_failed(b);
+		return;
+	}
+	if (ev_set(b->ev, c->fd, POLLOUT, bconn_on_io, c) == -1) {
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	c->state = BC_CONNECTING;
+}
+
+/*
+ * Connections that the application accepted but never answers (with -k,
+ * php-fpm and libfcgi serve one connection per process) would hold the
+ * last requests forever: once every other request is done, their requests
+ * are taken back and given to the connections that work.
+ */
+static void
+bench_reclaim_stalled(struct bench *b, long long now)
+{
+	struct bconn	*c;
+	int		 i, k, working = 0;
+
+	for (i = 0; i < b->nconns; i++)
+		if (b->conns[i].completed > 0 &&
+		    b->conns[i].state != BC_STALLED)
+			working++;
+	if (working == 0 || now - b->last_completion_us < STALL_MS * 1000LL)
+		return;
+	for (i = 0; i < b->nconns; i++) {
+		c = &b->conns[i];
+		if (c->completed > 0 || c->busy == 0 || c->state == BC_STALLED)
+			continue;
+		for (k = 0; k < b->inflight; k++)
+			if (c->slots[k].busy && c->slots[k].counted)
+				b->issued--;
+		bconn_close(c, BC_STALLED);
+		b->stalled++;
+	}
+}
+
+static void
+bench_tick(struct bench *b, long long now)
+{
+	struct bconn	*c;
+	int		 i, k;
+
+	for (i = 0; i < b->nconns; i++) {
+		c = &b->conns[i];
+		if (c->state == BC_ENDING &&
+		    now - c->ending_since > (long long)(b->timeout_s * 1e6)) {
+			bconn_close(c, BC_IDLE);
+			continue;
+		}
+		for (k = 0; k < b->inflight; k++)
+			if (c->slots[k].busy && now - c->slots[k].start_us >
+			    (long long)(b->timeout_s * 1e6)) {
+				bconn_fail(c, ERR_TIMEOUT);
+				break;
+			}
+	}
+	bench_reclaim_stalled(b, now);
+	for (i = 0; i < b->nconns; i++) {
+		c = &b->conns[i];
+		if (c->state == BC_IDLE)
+			bconn_start(c);
+		else if (c->state == BC_OPEN && c->busy < b->inflight)
+			bconn_fill(c);
+	}
+}
+
+static int
+bench_busy(struct bench *b)
+{
+	int	 i;
+
+	for (i = 0; i < b->nconns; i++)
+		if (b->conns[i].busy > 0)
+			return 1;
+	return 0;
+}
+
+static int
+bench_over(struct bench *b, long long now)
+{
+	long long	 intended;
+
+	if (may_issue(b, now, &intended) || (b->rate > 0 && (b->total == 0 ?
+	    now < b->end_us : b->issued < b->total)))
+		return 0;
+	if (b->total == 0 && now >= b->end_us) {
+		/* Answers still coming after -D do not count. */
+		return 1;
+	}
+	return !bench_busy(b);
+}
+
+static void
+progress_line(struct bench *b, long long now)
+{
+	double	 el = (double)(now - b->start_us) / 1e6;
+	uint64_t errs = 0;
+	int	 i;
+
+	for (i = 0; i < ERR_KINDS; i++)
+		errs += b->errors[i];
+	fprintf(stderr, "\r%7.1f s %10lld done %9.0f req/s %8llu errors ", el,
+	    b->done, el > 0 ? (double)b->done / el : 0.0,
+	    (unsigned long long)errs);
+}
+
+static void
+json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char	 ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void
+report(struct bench *b, double secs, const char *method)
+{
+	const struct histogram	*h = &b->hist;
+	uint64_t		 errs = 0, ok = 0;
+	size_t			 i;
+	const char		*sep = "";
+	double			 rps;
+
+	for (i = 0; i < ERR_KINDS; i++)
+		errs += b->errors[i];
+	for (i = 0; i < 1000; i++)
+		ok += b->status[i];
+	rps = secs > 0 ? (double)ok / secs : 0;
+	if (b->json) {
+		printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
+		    (unsigned long long)ok, (unsigned long long)errs);
+		for (i = 0; i < ERR_KINDS; i++)
+			printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
+			    (unsigned long long)b->errors[i]);
+		printf("},\"status\":{");
+		for (i = 0; i < 1000; i++)
+			if (b->status[i] > 0) {
+				printf("%s\"%zu\":%llu", sep, i,
+				    (unsigned long long)b->status[i]);
+				sep = ",";
+			}
+		printf("},\"duration_s\":%.6f,\"rps\":%.3f,\"bytes_in\":%llu,"
+		    "\"bytes_out\":%llu,", secs, rps,
+		    (unsigned long long)b->bytes_in,
+		    (unsigned long long)b->bytes_out);
+		printf("\"latency_ms\":{\"min\":%.3f,\"mean\":%.3f,"
+		    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
+		    "\"max\":%.3f},", (double)h->min / 1000,
+		    h->n ? h->sum / (double)h->n / 1000 : 0.0,
+		    hist_percentile(h, 50) / 1000, hist_percentile(h, 90) / 1000,
+		    hist_percentile(h, 99) / 1000,
+		    hist_percentile(h, 99.9) / 1000, (double)h->max / 1000);
+		printf("\"stalled_connections\":%d,\"settings\":{\"address\":",
+		    b->stalled);
+		json_string(stdout, b->address);
+		printf(",\"urls\":[");
+		for (i = 0; i < b->nreqs; i++) {
+			printf("%s", i ? "," : "");
+			json_string(stdout, b->reqs[i].url);
+		}
+		printf("],\"method\":");
+		json_string(stdout, method);
+		printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
+		    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
+		    "\"rate\":%g,\"timeout_s\":%g}}\n", b->total,
+		    b->duration_s, b->warmup_s, b->nconns, b->inflight,
+		    b->keep ? "true" : "false", b->rate, b->timeout_s);
+		return;
+	}
+	printf("%llu requests in %.2f s, %.1f req/s, %llu errors\n",
+	    (unsigned long long)ok, secs, rps, (unsigned long long)errs);
+	printf("errors:");
+	for (i = 0; i < ERR_KINDS; i++)
+		printf(" %s %llu", error_names[i],
+		    (unsigned long long)b->errors[i]);
+	printf("\nstatus:");
+	for (i = 0; i < 1000; i++)
+		if (b->status[i] > 0)
+			printf(" %zu: %llu", i, (unsigned long long)b->status[i]);
+	printf("\nbytes: %llu in, %llu out\n", (unsigned long long)b->bytes_in,
+	    (unsigned long long)b->bytes_out);
+	printf("latency ms: min %.3f mean %.3f p50 %.3f p90 %.3f p99 %.3f "
+	    "p99.9 %.3f max %.3f\n", (double)h->min / 1000,
+	    h->n ? h->sum / (double)h->n / 1000 : 0.0,
+	    hist_percentile(h, 50) / 1000, hist_percentile(h, 90) / 1000,
+	    hist_percentile(h, 99) / 1000, hist_percentile(h, 99.9) / 1000,
+	    (double)h->max / 1000);
+}
+
+/* Asks FCGI_MPXS_CONNS; 1 when the application says it multiplexes. */
+static int
+probe_mpxs(struct bench *b)
+{
+	struct fcgi_record	 rec;
+	struct fcgi_nv		 nv;
+	struct pollfd		 pfd;
+	uint8_t			 out[64], pairs[32], in[FCGI_MAX_RECORD];
+	const char		*errstr;
+	size_t			 len, have = 0, off;
+	ssize_t			 n;
+	long			 k;
+	int			 fd, rc = 0, reclen;
+
+	if ((fd = addr_connect(&b->addr, 2000)) == -1)
+		return 0;
+	len = fcgi_nv_pack(pairs, sizeof(pairs), "FCGI_MPXS_CONNS", 15, "", 0);
+	len = fcgi_record_pack(out, sizeof(out), FCGI_GET_VALUES, 0, pairs,
+	    len);
+	if (send(fd, out, len, MSG_NOSIGNAL) != (ssize_t)len)
+		goto done;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, 2000) == 1) {
+		if ((n = recv(fd, in + have, sizeof(in) - have, 0)) <= 0)
+			break;
+		have += (size_t)n;
+		reclen = fcgi_record_parse(in, have, &rec, &errstr);
+		if (reclen == -1)
+			break;
+		if (reclen == 0)
+			continue;
+		if (rec.hdr.type != FCGI_GET_VALUES_RESULT)
+			break;
+		for (off = 0; off < rec.hdr.content_length; off += (size_t)k) {
+			k = fcgi_nv_parse(rec.content + off,
+			    rec.hdr.content_length - off, FCGI_MAX_CONTENT, &nv);
+			if (k <= 0)
+				break;
+			if (nv.name_len == 15 && memcmp(nv.name,
+			    "FCGI_MPXS_CONNS", 15) == 0 && nv.value_len == 1 &&
+			    nv.value[0] == '1')
+				rc = 1;
+		}
+		break;
+	}
+done:
+	close(fd);
+	return rc;
+}
+
+static void
+usage_bench(FILE *f)
+{
+	fprintf(f, "usage: fcgi-bridge bench [-k] [--json] [-c conns] "
+	    "[-D seconds | -n requests]\n"
+	    "\t[-m inflight] [-R rate] [-t seconds] [--urls file] "
+	    "[--warmup seconds]\n"
+	    "\t[-d data | -d @file] [-H 'name: value'] [-p name=value] "
+	    "[-r docroot]\n"
+	    "\t[--role role] [--data @file] [--script-name name] [-u name] "
+	    "[-X method]\n"
+	    "\taddress [url]\n");
+}
+
+static int
+parse_positive(const char *opt, const char *s, double max, double *v)
+{
+	char	*end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(*v > 0) || *v > max) {
+		warnx("%s %s: expected a number above 0, at most %g", opt, s,
+		    max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_int(const char *opt, const char *s, long long max, long long *v)
+{
+	const char	*errstr;
+
+	*v = strtonum(s, 1, max, &errstr);
+	if (errstr != NULL) {
+		warnx("%s %s: %s", opt, s, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+enum bench_longopt {
+	OPT_JSON = 256,
+	OPT_URLS,
+	OPT_WARMUP
+};
+
+/* Reads --urls FILE: one URL a line, blank and # lines skipped. */
+static int
+read_urls(const char *path, char ***urls, size_t *n)
+{
+	FILE	*f;
+	char	*line = NULL, **grown;
+	size_t	 cap = 0, len;
+	ssize_t	 got;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		warn("%s", path);
+		return EX_NOINPUT;
+	}
+	while ((got = getline(&line, &cap, f)) != -1) {
+		len = (size_t)got;
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r' || line[len - 1] == ' '))
+			line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if ((grown = reallocarray(*urls, *n + 1, sizeof(char *))) ==
+		    NULL || (grown[*n] = strdup(line)) == NULL) {
+			warn("%s", path);
+			if (grown != NULL)
+				*urls = grown;
+			free(line);
+			fclose(f);
+			return EX_OSERR;
+		}
+		*urls = grown;
+		(*n)++;
+	}
+	free(line);
+	fclose(f);
+	if (*n == 0) {
+		warnx("%s: no URL in it", path);
+		return EX_DATAERR;
+	}
+	return 0;
+}
+
+int
+cmd_bench(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "urls", required_argument, NULL, OPT_URLS },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		REQUEST_SPEC_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct request_spec	 spec;
+	struct bench		*b;
+	struct stat		 st;
+	const char		*urls_file = NULL, *method;
+	char			 err[600], **urls = NULL;
+	uint8_t			*body = NULL, *data = NULL;
+	size_t			 body_len = 0, data_len = 0, nurls = 0, i;
+	long long		 v, now;
+	uint64_t		 errs = 0;
+	double			 secs;
+	int			 ch, rc = EX_USAGE, k;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		warn("calloc");
+		return EX_OSERR;
+	}
+	if (request_spec_init(&spec, argc) == -1) {
+		free(b);
+		return EX_OSERR;
+	}
+	b->nconns = 1;
+	b->inflight = 1;
+	b->timeout_s = 30;
+	while ((ch = getopt_long(argc, argv, "c:D:hkm:n:R:t:"
+	    REQUEST_SPEC_OPTSTRING, longopts, NULL)) != -1) {
+		switch (request_spec_option(&spec, ch, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			goto done;
+		default:
+			break;
+		}
+		switch (ch) {
+		case 'c':
+			if (parse_int("-c", optarg, 10000, &v) == -1)
+				goto done;
+			b->nconns = (int)v;
+			break;
+		case 'D':
+			if (parse_positive("-D", optarg, 86400,
+			    &b->duration_s) == -1)
+				goto done;
+			break;
+		case 'h':
+			usage_bench(stdout);
+			rc = 0;
+			goto done;
+		case 'k':
+			b->keep = 1;
+			break;
+		case 'm':
+			if (parse_int("-m", optarg, 1000, &v) == -1)
+				goto done;
+			b->inflight = (int)v;
+			break;
+		case 'n':
+			if (parse_int("-n", optarg, LLONG_MAX / 2, &v) == -1)
+				goto done;
+			b->total = v;
+			break;
+		case 'R':
+			if (parse_positive("-R", optarg, 1e7, &b->rate) == -1)
+				goto done;
+			break;
+		case 't':
+			if (parse_positive("-t", optarg, 86400,
+			    &b->timeout_s) == -1)
+				goto done;
+			break;
+		case OPT_JSON:
+			b->json = 1;
+			break;
+		case OPT_URLS:
+			urls_file = optarg;
+			break;
+		case OPT_WARMUP:
+			if (parse_positive("--warmup", optarg, 86400,
+			    &b->warmup_s) == -1)
+				goto done;
+			break;
+		default:
+			usage_bench(stderr);
+			goto done;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2 ||
+	    (urls_file != NULL && argc - optind == 2)) {
+		usage_bench(stderr);
+		goto done;
+	}
+	if (b->total > 0 && b->duration_s > 0) {
+		warnx("-n and -D: give one of them");
+		goto done;
+	}
+	if (b->total == 0 && b->duration_s == 0)
+		b->duration_s = 10;
+	if (b->inflight > 1)
+		b->keep = 1;	/* several ids on one connection need it */
+	b->address = argv[optind];
+	if (addr_parse(b->address, &b->addr, err, sizeof(err)) == -1) {
+		warnx("%s", err);
+		goto done;
+	}
+	if (spec.body != NULL) {
+		if (spec.body[0] == '@') {
+			if ((rc = slurp(spec.body + 1, &body, &body_len)) != 0)
+				goto done;
+		} else {
+			body_len = strlen(spec.body);
+			if ((body = malloc(body_len + 1)) == NULL) {
+				rc = EX_OSERR;
+				goto done;
+			}
+			memcpy(body, spec.body, body_len);
+		}
+	}
+	if (spec.data != NULL) {
+		if ((rc = slurp(spec.data + 1, &data, &data_len)) != 0 ||
+		    stat(spec.data + 1, &st) == -1) {
+			rc = EX_NOINPUT;
+			goto done;
+		}
+	}
+	if (urls_file != NULL) {
+		if ((rc = read_urls(urls_file, &urls, &nurls)) != 0)
+			goto done;
+	} else {
+		if ((urls = calloc(1, sizeof(char *))) == NULL ||
+		    (urls[0] = strdup(argc - optind == 2 ? argv[optind + 1] :
+		    "/")) == NULL) {
+			rc = EX_OSERR;
+			goto done;
+		}
+		nurls = 1;
+	}
+	if ((b->reqs = calloc(nurls, sizeof(*b->reqs))) == NULL) {
+		rc = EX_OSERR;
+		goto done;
+	}
+	for (i = 0; i < nurls; i++)
+		if ((rc = request_encode(&spec, urls[i], b->keep, body,
+		    body_len, data, data_len, spec.data ? &st : NULL,
+		    &b->reqs[b->nreqs++])) != 0)
+			goto done;
+	if (b->inflight > 1 && !probe_mpxs(b)) {
+		warnx("%s: the application does not say FCGI_MPXS_CONNS=1: "
+		    "going on with -m 1", b->address);
+		b->inflight = 1;
+		b->mpx_warned = 1;
+	}
+
+	rc = EX_OSERR;
+	if ((b->ev = ev_new()) == NULL ||
+	    (b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
+		goto done;
+	for (k = 0; k < b->nconns; k++) {
+		struct bconn	*c = &b->conns[k];
+		int		 j;
+
+		c->b = b;
+		c->fd = -1;
+		if ((c->slots = calloc(b->inflight, sizeof(*c->slots))) ==
+		    NULL || (c->rbuf = malloc(FCGI_MAX_RECORD)) == NULL)
+			goto done;
+		for (j = 0; j < b->inflight; j++)
+			c->slots[j].id = (uint16_t)(j + 1);
+	}
+	b->progress = isatty(STDERR_FILENO);
+	b->start_us = now_us();
+	b->t0_us = b->start_us + (long long)(b->warmup_s * 1e6);
+	b->end_us = b->t0_us + (long long)(b->duration_s * 1e6);
+	b->last_completion_us = b->last_progress_us = b->start_us;
+	for (;;) {
+		now = now_us();
+		bench_tick(b, now);
+		if (bench_over(b, now))
+			break;
+		if (b->progress && now - b->last_progress_us >=
+		    PROGRESS_MS * 1000LL) {
+			progress_line(b, now);
+			b->last_progress_us = now;
+		}
+		if (ev_run_once(b->ev, b->rate > 0 ? 1 : 10) == -1) {
+			warn("poll");
+			goto done;
+		}
+	}
+	now = now_us();
+	if (b->progress)
+		fputc('\n', stderr);
+	for (k = 0; k < b->nconns; k++)
+		if (b->conns[k].completed == 0 && b->conns[k].busy > 0 &&
+		    b->conns[k].state == BC_OPEN)
+			b->stalled++;
+	secs = (double)((b->total == 0 ? b->end_us : now) - b->t0_us) / 1e6;
+	method = spec.url.method ? spec.url.method : spec.body ? "POST" : "GET";
+	if (b->stalled > 0)
+		warnx("warning: %d of %d connections completed no request: the "
+		    "application accepted them but never answered (with -k, "
+		    "php-fpm and libfcgi serve one connection per process); "
+		    "their requests went to the others", b->stalled,
+		    b->nconns);
+	report(b, secs, method);
+	for (k = 0; k < ERR_KINDS; k++)
+		errs += b->errors[k];
+	if (errs == 0)
+		rc = b->done > 0 ? 0 : EX_UNAVAILABLE;
+	else if (errs == b->errors[ERR_CONNECT] && b->done == (long long)errs)
+		rc = EX_UNAVAILABLE;
+	else
+		rc = 1;
+done:
+	if (b->conns != NULL)
+		for (k = 0; k < b->nconns; k++) {
+			if (b->conns[k].fd != -1 && b->ev != NULL)
+				bconn_close(&b->conns[k], BC_IDLE);
+			free(b->conns[k].slots);
+			free(b->conns[k].rbuf);
+			free(b->conns[k].wbuf);
+		}
+	free(b->conns);
+	for (i = 0; i < b->nreqs; i++) {
+		free(b->reqs[i].bytes);
+		free(b->reqs[i].id_at);
+		free(b->reqs[i].url);
+	}
+	free(b->reqs);
+	for (i = 0; i < nurls; i++)
+		free(urls[i]);
+	free(urls);
+	free(body);
+	free(data);
+	ev_free(b->ev);
+	request_spec_free(&spec);
+	free(b);
+	return rc;
+}
