@@ -370,6 +370,8 @@ cgi_env_from_url(struct cgi_env *env, const struct cgi_url_request *req,
 			goto done;
 		}
 		strlcpy(docroot, cwd, sizeof(docroot));
+	} else if (realpath(req->docroot, docroot) != NULL) {
+		/* An existing root is named as the web server would. */
 	} else if (req->docroot[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL ||
 		    snprintf(docroot, sizeof(docroot), "%s/%s", cwd,

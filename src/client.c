@@ -577,16 +577,12 @@ parse_timeout(const char *s, double *seconds)
 	return 0;
 }
 
-/*
- * Connects and sends BEGIN_REQUEST; the rest follows from x.  Returns 0 or
- * an exit status.
- */
+/* Connects to address; 0, or an exit status (said). */
 static int
 exchange_open(struct exchange *x, const char *address)
 {
 	struct addr	 a;
 	char		 err[600];
-	uint8_t		 body[8];
 	long long	 left;
 
 	x->addr = address;
@@ -604,12 +600,20 @@ exchange_open(struct exchange *x, const char *address)
 	}
 	if (x->trace)
 		fprintf(stderr, "* connected to %s\n", address);
+	return 0;
+}
+
+/* Queues BEGIN_REQUEST: the first record of a request. */
+static void
+exchange_begin(struct exchange *x)
+{
+	uint8_t	 body[8];
+
 	fcgi_begin_request_body(body, x->role, 0);
 	x->out_len = fcgi_record_pack(x->out, sizeof(x->out),
 	    FCGI_BEGIN_REQUEST, REQUEST_ID, body, sizeof(body));
 	if (x->trace)
 		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
-	return 0;
 }
 
 static void
@@ -738,6 +742,7 @@ cmd_connect(int argc, char **argv)
 	x->on_stdout = sink_stdout;
 	if ((rc = exchange_open(x, argv[optind])) != 0)
 		goto done;
+	exchange_begin(x);
 	if ((rc = exchange_run(x)) != 0)
 		goto done;
 	rc = end_request_status(x);
@@ -751,7 +756,8 @@ done:
 
 /* What request does with the STDOUT stream. */
 struct response_sink {
-	uint8_t			 head[CGI_MAX_HEADER_BLOCK];
+	uint8_t			*head;		/* grows up to the limit */
+	size_t			 head_cap;
 	size_t			 head_len;
 	int			 head_done;
 	int			 malformed;
@@ -774,13 +780,29 @@ sink_response(struct exchange *x, const uint8_t *p, size_t len)
 			return 0;
 		return sink_stdout(x, p, len);
 	}
-	take = sizeof(s->head) - s->head_len;
+	if (s->head_cap - s->head_len < len &&
+	    s->head_cap < CGI_MAX_HEADER_BLOCK) {
+		size_t	 cap = s->head_cap ? s->head_cap : 4096;
+		uint8_t	*grown;
+
+		while (cap - s->head_len < len && cap < CGI_MAX_HEADER_BLOCK)
+			cap *= 2;
+		if (cap > CGI_MAX_HEADER_BLOCK)
+			cap = CGI_MAX_HEADER_BLOCK;
+		if ((grown = realloc(s->head, cap)) == NULL) {
+			warn("reading the answer");
+			return EX_OSERR;
+		}
+		s->head = grown;
+		s->head_cap = cap;
+	}
+	take = s->head_cap - s->head_len;
 	if (take > len)
 		take = len;
 	memcpy(s->head + s->head_len, p, take);
 	s->head_len += take;
 	n = cgi_response_parse((const char *)s->head, s->head_len, &s->resp, &errstr);
-	if (n == 0 && s->head_len < sizeof(s->head))
+	if (n == 0 && s->head_len < CGI_MAX_HEADER_BLOCK)
 		return 0;
 	s->head_done = 1;
 	if (n <= 0) {
@@ -1112,6 +1134,7 @@ cmd_request(int argc, char **argv)
 	x->sink_arg = sink;
 	if ((rc = exchange_open(x, argv[optind])) != 0)
 		goto done;
+	exchange_begin(x);
 	if ((rc = exchange_run(x)) != 0)
 		goto done;
 	if ((rc = end_request_status(x)) != 0)
@@ -1142,6 +1165,8 @@ done:
 	free(params);
 	cgi_env_free(&env);
 	request_spec_free(&spec);
+	if (sink != NULL)
+		free(sink->head);
 	free(sink);
 	free(x);
 	return rc;
