@@ -248,11 +248,11 @@ encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
     uint8_t type, const uint8_t *data, size_t len)
 {
 	uint8_t		 hdr[FCGI_HEADER_LEN], pad[8] = { 0 }, padding;
-	size_t		 chunk, *grown;
+	size_t		 chunk, *grown, off = 0;
 
 	for (;;) {
-		chunk = type == FCGI_PARAMS ?
-		    fcgi_pairs_chunk(data, len, FCGI_MAX_PADDED_CONTENT) : len;
+		chunk = type == FCGI_PARAMS ? fcgi_pairs_chunk(data - off,
+		    len + off, off, FCGI_MAX_PADDED_CONTENT) : len;
 		chunk = fcgi_stream_header(hdr, type, 1, chunk, 0, &padding);
 		if (rb->nid == *idcap) {
 			*idcap = *idcap ? *idcap * 2 : 16;
@@ -270,6 +270,7 @@ encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
 			return 0;
 		data += chunk;
 		len -= chunk;
+		off += chunk;
 	}
 }
 

@@ -251,8 +251,8 @@ queue_next_params(struct exchange *x)
 {
 	size_t	 chunk;
 
-	chunk = fcgi_pairs_chunk(x->params + x->params_off,
-	    x->params_len - x->params_off, FCGI_MAX_PADDED_CONTENT);
+	chunk = fcgi_pairs_chunk(x->params, x->params_len, x->params_off,
+	    FCGI_MAX_PADDED_CONTENT);
 	memcpy(x->out + FCGI_HEADER_LEN, x->params + x->params_off, chunk);
 	x->params_off += chunk;
 	queue_stream_record(x, FCGI_PARAMS, chunk);

@@ -293,19 +293,35 @@ fcgi_nv_parse(const uint8_t *buf, size_t len, size_t max_len,
 }
 
 size_t
-fcgi_pairs_chunk(const uint8_t *stream, size_t len, size_t max_content)
+fcgi_pairs_chunk(const uint8_t *stream, size_t len, size_t off,
+    size_t max_content)
 {
 	struct fcgi_nv	 nv;
-	size_t		 used = 0;
+	size_t		 pos = 0, used = 0;
 	long		 n;
 
 	if (max_content == 0 || max_content > FCGI_MAX_PADDED_CONTENT)
 		max_content = FCGI_MAX_PADDED_CONTENT;
-	if (len <= max_content)
-		return len;
-	while (used < len) {
-		n = fcgi_nv_parse(stream + used, len - used, FCGI_MAX_NV_LEN,
-		    &nv);
+	if (off >= len)
+		return 0;
+	if (len - off <= max_content)
+		return len - off;
+	/* Find where off stands: between pairs, or inside a split one. */
+	while (pos < off) {
+		n = fcgi_nv_parse(stream + pos, len - pos, FCGI_MAX_NV_LEN, &nv);
+		if (n <= 0)
+			return max_content;
+		if (pos + (size_t)n > off) {
+			used = pos + (size_t)n - off;
+			if (used >= max_content)
+				return max_content;
+			break;
+		}
+		pos += (size_t)n;
+	}
+	while (off + used < len) {
+		n = fcgi_nv_parse(stream + off + used, len - off - used,
+		    FCGI_MAX_NV_LEN, &nv);
 		if (n <= 0 || (size_t)n > max_content - used)
 			break;
 		used += (size_t)n;

@@ -151,13 +151,15 @@ long	 fcgi_nv_parse(const uint8_t *buf, size_t len, size_t max_len,
 	    struct fcgi_nv *nv);
 
 /*
- * How many bytes of an encoded pair stream (PARAMS, GET_VALUES) go into the
- * next record: as many whole pairs as fit in max_content, so that a pair
- * that fits in one record is never split; a pair larger than max_content on
- * its own is split at max_content.  A stream that does not decode as pairs
- * is split at max_content.
+ * How many bytes of an encoded pair stream (PARAMS, GET_VALUES), from
+ * offset off on, go into the next record: the rest of a pair split by the
+ * previous record, then as many whole pairs as fit in max_content, so that
+ * a pair that fits in one record is never split.  A pair larger than
+ * max_content, or a stream that does not decode as pairs, is split at
+ * max_content.  The stream is walked from its start, so off may be
+ * anywhere.
  */
-size_t	 fcgi_pairs_chunk(const uint8_t *stream, size_t len,
+size_t	 fcgi_pairs_chunk(const uint8_t *stream, size_t len, size_t off,
 	    size_t max_content);
 
 #endif /* FCGI_H */
