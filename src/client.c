@@ -32,6 +32,7 @@
 #include "fcgi.h"
 
 #define REQUEST_ID	1
+#define RECORD_ROOM	(FCGI_HEADER_LEN + FCGI_MAX_PADDED_CONTENT + 8)
 #define EXIT_FAIL_STATUS 22	/* --fail, as curl */
 
 extern char **environ;
@@ -43,6 +44,7 @@ struct body_source {
 	long long	 left;		/* -1: until EOF */
 	long long	 sent;
 	int		 until_eof;
+	int		 must_poll;	/* a pipe, socket or terminal */
 };
 
 enum send_phase {
@@ -77,8 +79,9 @@ struct exchange {
 	struct body_source	 data;
 	int			 send_closed;	/* the peer stopped reading */
 	int			 send_errno;
-	uint8_t			 out[FCGI_HEADER_LEN +
-				     FCGI_MAX_PADDED_CONTENT + 8];
+	/* Records queued to send: room for two of the largest, so that
+	 * small ones go out together in one write. */
+	uint8_t			 out[2 * RECORD_ROOM];
 	size_t			 out_len;
 	size_t			 out_off;
 
@@ -229,18 +232,24 @@ trace_params(struct exchange *x, size_t end)
 	}
 }
 
-/* Queues one stream record whose content is already at out + 8. */
+/* Where the next record goes: after what is queued. */
+static uint8_t *
+out_tail(struct exchange *x)
+{
+	return x->out + x->out_len;
+}
+
+/* Queues one stream record whose content is already at out_tail + 8. */
 static void
 queue_stream_record(struct exchange *x, uint8_t type, size_t len)
 {
-	uint8_t	 padding;
+	uint8_t	*rec = out_tail(x), padding;
 
-	fcgi_stream_header(x->out, type, REQUEST_ID, len, 0, &padding);
-	memset(x->out + FCGI_HEADER_LEN + len, 0, padding);
-	x->out_len = FCGI_HEADER_LEN + len + padding;
-	x->out_off = 0;
+	fcgi_stream_header(rec, type, REQUEST_ID, len, 0, &padding);
+	memset(rec + FCGI_HEADER_LEN + len, 0, padding);
+	x->out_len += FCGI_HEADER_LEN + len + padding;
 	if (x->trace) {
-		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
+		trace_record(">", rec, rec + FCGI_HEADER_LEN);
 		if (type == FCGI_PARAMS)
 			trace_params(x, x->params_off);
 	}
@@ -253,7 +262,8 @@ queue_next_params(struct exchange *x)
 
 	chunk = fcgi_pairs_chunk(x->params, x->params_len, x->params_off,
 	    FCGI_MAX_PADDED_CONTENT);
-	memcpy(x->out + FCGI_HEADER_LEN, x->params + x->params_off, chunk);
+	memcpy(out_tail(x) + FCGI_HEADER_LEN, x->params + x->params_off,
+	    chunk);
 	x->params_off += chunk;
 	queue_stream_record(x, FCGI_PARAMS, chunk);
 	if (chunk == 0) {
@@ -300,9 +310,11 @@ queue_next_body(struct exchange *x)
 		return 0;
 	}
 	if (src->buf != NULL) {
-		memcpy(x->out + FCGI_HEADER_LEN, src->buf + src->sent, want);
+		memcpy(out_tail(x) + FCGI_HEADER_LEN, src->buf + src->sent,
+		    want);
 		n = (ssize_t)want;
-	} else if ((n = read(src->fd, x->out + FCGI_HEADER_LEN, want)) == -1) {
+	} else if ((n = read(src->fd, out_tail(x) + FCGI_HEADER_LEN,
+	    want)) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
 		warn("reading the request body");
@@ -453,37 +465,50 @@ send_pending(struct exchange *x)
 	x->out_off += (size_t)n;
 	if (x->out_off == x->out_len)
 		x->out_off = x->out_len = 0;
+	else if (x->out_off >= RECORD_ROOM) {
+		memmove(x->out, x->out + x->out_off, x->out_len - x->out_off);
+		x->out_len -= x->out_off;
+		x->out_off = 0;
+	}
 	return 0;
 }
 
-/* Fills the send buffer if it is empty and the next record needs no input. */
+/*
+ * Queues every record that needs no waiting for input, while the send
+ * buffer has room for the largest.  Returns 0, or an exit status.
+ */
 static int
 queue_ready(struct exchange *x)
 {
 	struct body_source	*src;
+	int			 rc;
 
-	if (x->out_len > 0 || x->phase == SEND_DONE)
-		return 0;
-	if (x->phase == SEND_PARAMS) {
-		queue_next_params(x);
-		return 0;
+	while (x->phase != SEND_DONE &&
+	    sizeof(x->out) - x->out_len >= RECORD_ROOM) {
+		if (x->phase == SEND_PARAMS) {
+			queue_next_params(x);
+			continue;
+		}
+		src = current_source(x);
+		if (src->fd != -1 && src->left != 0 && src->must_poll)
+			break;
+		if ((rc = queue_next_body(x)) != 0)
+			return rc;
 	}
-	src = current_source(x);
-	if (src->fd == -1 || src->left == 0)
-		return queue_next_body(x);
 	return 0;
 }
 
+/* Whether the body stream now waits for its input to be readable. */
 static int
 wants_input(struct exchange *x)
 {
 	struct body_source	*src;
 
-	if (x->out_len > 0 || x->phase == SEND_DONE ||
-	    x->phase == SEND_PARAMS)
+	if (x->phase == SEND_DONE || x->phase == SEND_PARAMS ||
+	    sizeof(x->out) - x->out_len < RECORD_ROOM)
 		return 0;
 	src = current_source(x);
-	return src->fd != -1 && src->left != 0;
+	return src->fd != -1 && src->left != 0 && src->must_poll;
 }
 
 /*
@@ -499,8 +524,16 @@ exchange_run(struct exchange *x)
 	while (!x->ended) {
 		if ((rc = queue_ready(x)) != 0)
 			return rc;
+		/* A socket usually takes what is queued without a wait. */
+		if (x->out_len > x->out_off) {
+			if ((rc = send_pending(x)) != 0)
+				return rc;
+			if (x->out_len == 0 && x->phase != SEND_DONE &&
+			    !wants_input(x))
+				continue;
+		}
 		pfd[0].fd = x->sock;
-		pfd[0].events = POLLIN | (x->out_len > 0 ? POLLOUT : 0);
+		pfd[0].events = POLLIN | (x->out_len > x->out_off ? POLLOUT : 0);
 		pfd[0].revents = 0;
 		nfds = 1;
 		if (wants_input(x)) {
@@ -642,6 +675,16 @@ exchange_new(void)
 	return x;
 }
 
+/* Whether reads of fd can block, so that it must wait in poll. */
+static int
+fd_must_poll(int fd)
+{
+	struct stat	 st;
+
+	return fstat(fd, &st) == -1 || !(S_ISREG(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && !isatty(fd)));
+}
+
 static int
 sink_stdout(struct exchange *x, const uint8_t *p, size_t len)
 {
@@ -729,9 +772,10 @@ cmd_connect(int argc, char **argv)
 		}
 		x->in.until_eof = 0;
 	}
-	if (!isatty(STDIN_FILENO))
+	if (!isatty(STDIN_FILENO)) {
 		x->in.fd = STDIN_FILENO;
-	else
+		x->in.must_poll = fd_must_poll(STDIN_FILENO);
+	} else
 		x->in.left = 0;
 	if ((params = cgi_env_encode(&env, &i)) == NULL) {
 		warn("encoding the environment");
