@@ -77,6 +77,7 @@ struct req {
 	uint8_t		*params;
 	size_t		 params_len;
 	size_t		 params_cap;
+	size_t		 params_checked;	/* pairs whose lengths passed */
 	char		 script[256];	/* SCRIPT_NAME, for log lines */
 	char		*program;
 	char		*cwd;
@@ -103,6 +104,7 @@ struct req {
 
 	long long	 deadline;
 	int		 timed_out;
+	int		 aborted;	/* ABORT_REQUEST: the CGI is being killed */
 };
 
 /* A CGI process until it is reaped. */
@@ -834,10 +836,8 @@ req_params_done(struct req *r)
 	char		*slash, *path_info = NULL, *short_name = NULL;
 	int		 status;
 
-	if (req_build_env(r, NULL, NULL, &why) == -1) {
-		slog(LOG_WARNING, "%s: %s", r->conn->peer, why);
+	if (req_build_env(r, NULL, NULL, &why) == -1)
 		return -1;
-	}
 	if (srv->fixed_argv != NULL) {
 		if ((r->program = strdup(srv->fixed_argv[0])) == NULL ||
 		    (r->cwd = strdup(srv->fixed_argv[0])) == NULL) {
@@ -873,13 +873,20 @@ req_params_done(struct req *r)
 	return 0;
 }
 
+/*
+ * Appends PARAMS content.  Returns -1 when the stream passes the limit, or
+ * declares a pair that would: a length is checked as soon as it arrives,
+ * not when its bytes have.
+ */
 static int
 req_add_params(struct req *r, const uint8_t *p, size_t len)
 {
-	size_t	 cap;
-	uint8_t	*grown;
+	struct fcgi_nv	 nv;
+	size_t		 cap, max = r->conn->srv->max_params;
+	uint8_t		*grown;
+	long		 n;
 
-	if (r->params_len + len > r->conn->srv->max_params)
+	if (r->params_len + len > max)
 		return -1;
 	if (r->params_len + len > r->params_cap) {
 		cap = r->params_cap ? r->params_cap : 4096;
@@ -892,7 +899,10 @@ req_add_params(struct req *r, const uint8_t *p, size_t len)
 	}
 	memcpy(r->params + r->params_len, p, len);
 	r->params_len += len;
-	return 0;
+	while ((n = fcgi_nv_parse(r->params + r->params_checked,
+	    r->params_len - r->params_checked, max, &nv)) > 0)
+		r->params_checked += (size_t)n;
+	return n == -1 ? -1 : 0;
 }
 
 /* Hands STDIN bytes to the CGI; what it cannot take now waits in inbuf. */
@@ -978,15 +988,30 @@ req_flush_head(struct req *r)
 	}
 }
 
+/* The CGI's exit status as FastCGI's appStatus: 128+N for signal N. */
+static uint32_t
+req_app_status(struct req *r)
+{
+	if (WIFEXITED(r->status))
+		return (uint32_t)WEXITSTATUS(r->status);
+	if (WIFSIGNALED(r->status))
+		return 128 + (uint32_t)WTERMSIG(r->status);
+	return 255;
+}
+
 /* When the CGI is done (exited, stdout and stderr at EOF), ends r. */
 static void
 req_maybe_finish(struct req *r)
 {
 	const char	*errstr;
-	int		 st;
 
-	if (!r->exited || r->out_fd != -1 || r->err_fd != -1 ||
-	    (r->head_ok && r->head != NULL))
+	if (!r->exited || r->out_fd != -1 || r->err_fd != -1)
+		return;
+	if (r->aborted) {
+		req_end(r, req_app_status(r), FCGI_REQUEST_COMPLETE);
+		return;
+	}
+	if (r->head_ok && r->head != NULL)
 		return;
 	if (!r->head_ok) {
 		if (r->timed_out) {
@@ -1007,16 +1032,51 @@ req_maybe_finish(struct req *r)
 		req_fail_http(r, 502, errstr);
 		return;
 	}
-	if (WIFEXITED(r->status))
-		st = WEXITSTATUS(r->status);
-	else if (WIFSIGNALED(r->status))
-		st = 128 + WTERMSIG(r->status);
-	else
-		st = 255;
 	if (r->timed_out)
 		slog(LOG_WARNING, "%s: timed out after its headers: "
 		    "the response is cut", r->script);
-	req_end(r, (uint32_t)st, FCGI_REQUEST_COMPLETE);
+	req_end(r, req_app_status(r), FCGI_REQUEST_COMPLETE);
+}
+
+/* Reads and drops what an aborted CGI still writes, until EOF. */
+static void
+req_drop_output(struct req *r, int *fd)
+{
+	uint8_t	 buf[8192];
+	ssize_t	 n;
+
+	n = read(*fd, buf, sizeof(buf));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		req_close_fd(r, fd);
+		req_maybe_finish(r);
+	}
+}
+
+/*
+ * ABORT_REQUEST: a request whose CGI runs ends when the CGI, sent SIGTERM,
+ * has exited, with its status; one still waiting ends at once.
+ */
+static void
+req_abort(struct req *r)
+{
+	struct child	*ch;
+
+	if (r->state != REQ_RUNNING || r->exited) {
+		req_end(r, 0, FCGI_REQUEST_COMPLETE);
+		return;
+	}
+	r->aborted = 1;
+	r->inlen = r->inoff = 0;
+	req_close_fd(r, &r->in_fd);
+	free(r->head);
+	r->head = NULL;
+	if ((ch = child_find(r->conn->srv, r->pid)) != NULL) {
+		child_signal(ch, SIGTERM);
+		ch->kill_at = now_ms() + KILL_GRACE_MS;
+	}
+	req_update(r);
 }
 
 static void
@@ -1031,6 +1091,10 @@ req_on_stdout(void *arg, int fd, int revents)
 	long		 hl;
 
 	(void)revents;
+	if (r->aborted) {
+		req_drop_output(r, &r->out_fd);
+		return;
+	}
 	if (!r->head_ok) {
 		if (r->head == NULL &&
 		    (r->head = malloc(CGI_MAX_HEADER_BLOCK)) == NULL) {
@@ -1099,6 +1163,10 @@ req_on_stderr(void *arg, int fd, int revents)
 	ssize_t		 n;
 
 	(void)revents;
+	if (r->aborted) {
+		req_drop_output(r, &r->err_fd);
+		return;
+	}
 	if (!r->conn->srv->cgi_stderr_own && !conn_has_room(r->conn)) {
 		req_update(r);
 		return;
@@ -1142,10 +1210,10 @@ req_update(struct req *r)
 	}
 	/* Until its headers check, stdout goes to r->head, not the socket. */
 	if (r->out_fd != -1)
-		ev_events(ev, r->out_fd, !r->head_ok ||
+		ev_events(ev, r->out_fd, r->aborted || !r->head_ok ||
 		    (room && r->head == NULL) ? POLLIN : 0);
 	if (r->err_fd != -1)
-		ev_events(ev, r->err_fd, room ? POLLIN : 0);
+		ev_events(ev, r->err_fd, r->aborted || room ? POLLIN : 0);
 }
 
 static void
@@ -1301,7 +1369,7 @@ conn_record(struct conn *c, const struct fcgi_record *rec)
 		}
 		if (rec->hdr.content_length == 0) {
 			if (req_params_done(r) == -1) {
-				conn_close(c, "bad PARAMS");
+				conn_close(c, "malformed PARAMS stream");
 				return -1;
 			}
 			return 0;
@@ -1342,7 +1410,7 @@ conn_record(struct conn *c, const struct fcgi_record *rec)
 		slog(LOG_INFO, "%s: aborted by the web server",
 		    r->script[0] ? r->script : "-");
 		r->stdin_ended = 1;
-		req_end(r, 0, FCGI_REQUEST_COMPLETE);
+		req_abort(r);
 		return 0;
 	case FCGI_DATA:
 		return 0;
