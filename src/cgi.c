@@ -27,41 +27,65 @@ cgi_env_find(const struct cgi_env *env, const char *name)
 	return NULL;
 }
 
+/* One allocation holds "NAME\0VALUE\0": a variable costs one malloc. */
+static char *
+cgi_var_make(const char *name, size_t name_len, const char *value,
+    size_t value_len)
+{
+	char	*entry;
+
+	if ((entry = malloc(name_len + value_len + 2)) == NULL)
+		return NULL;
+	memcpy(entry, name, name_len);
+	entry[name_len] = '\0';
+	memcpy(entry + name_len + 1, value, value_len);
+	entry[name_len + 1 + value_len] = '\0';
+	return entry;
+}
+
+static int
+cgi_env_append(struct cgi_env *env, const char *name, size_t name_len,
+    const char *value, size_t value_len)
+{
+	struct cgi_var	*v, *grown;
+	char		*entry;
+
+	if ((entry = cgi_var_make(name, name_len, value, value_len)) == NULL)
+		return -1;
+	if (env->n == env->cap) {
+		grown = reallocarray(env->vars, env->cap ? env->cap * 2 : 64,
+		    sizeof(*env->vars));
+		if (grown == NULL) {
+			free(entry);
+			return -1;
+		}
+		env->vars = grown;
+		env->cap = env->cap ? env->cap * 2 : 64;
+	}
+	v = &env->vars[env->n++];
+	v->name = entry;
+	v->value = entry + name_len + 1;
+	v->value_len = value_len;
+	return 0;
+}
+
 int
 cgi_env_set(struct cgi_env *env, const char *name, const char *value,
     size_t value_len)
 {
-	struct cgi_var	*v, *grown;
-	char		*copy;
+	struct cgi_var	*v;
+	char		*entry;
+	size_t		 name_len = strlen(name);
 
-	if ((copy = malloc(value_len + 1)) == NULL)
+	if ((v = cgi_env_find(env, name)) == NULL)
+		return cgi_env_append(env, name, name_len, value, value_len);
+	if ((entry = cgi_var_make(name, name_len, value, value_len)) == NULL)
 		return -1;
-	memcpy(copy, value, value_len);
-	copy[value_len] = '\0';
-	if ((v = cgi_env_find(env, name)) != NULL) {
-		free(v->value);
-		v->value = copy;
-		v->value_len = value_len;
-		return 0;
-	}
-	if (env->n == env->cap) {
-		grown = reallocarray(env->vars, env->cap ? env->cap * 2 : 32,
-		    sizeof(*env->vars));
-		if (grown == NULL)
-			goto fail;
-		env->vars = grown;
-		env->cap = env->cap ? env->cap * 2 : 32;
-	}
-	v = &env->vars[env->n];
-	if ((v->name = strdup(name)) == NULL)
-		goto fail;
-	v->value = copy;
+	free(v->name);
+	v->name = entry;
+	v->value = entry + name_len + 1;
 	v->value_len = value_len;
-	env->n++;
 	return 0;
-fail:
-	free(copy);
-	return -1;
 }
 
 int
@@ -88,13 +112,23 @@ cgi_env_put(struct cgi_env *env, const char *assignment)
 	return rc;
 }
 
+/*
+ * The process environment, in its order.  Its names are unique, so each
+ * is appended without a search: a big environment costs no more than its
+ * size.
+ */
 int
 cgi_env_from_environ(struct cgi_env *env, char **envp)
 {
-	for (; *envp != NULL; envp++)
-		if (strchr(*envp, '=') != NULL && **envp != '=' &&
-		    cgi_env_put(env, *envp) == -1)
+	const char	*eq;
+
+	for (; *envp != NULL; envp++) {
+		if ((eq = strchr(*envp, '=')) == NULL || eq == *envp)
+			continue;
+		if (cgi_env_append(env, *envp, (size_t)(eq - *envp), eq + 1,
+		    strlen(eq + 1)) == -1)
 			return -1;
+	}
 	return 0;
 }
 
@@ -106,7 +140,6 @@ cgi_env_unset(struct cgi_env *env, const char *name)
 	if ((v = cgi_env_find(env, name)) == NULL)
 		return;
 	free(v->name);
-	free(v->value);
 	memmove(v, v + 1, (env->vars + env->n - v - 1) * sizeof(*v));
 	env->n--;
 }
@@ -124,10 +157,8 @@ cgi_env_free(struct cgi_env *env)
 {
 	size_t	 i;
 
-	for (i = 0; i < env->n; i++) {
+	for (i = 0; i < env->n; i++)
 		free(env->vars[i].name);
-		free(env->vars[i].value);
-	}
 	free(env->vars);
 	memset(env, 0, sizeof(*env));
 }

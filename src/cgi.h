@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 struct cgi_var {
-	char	*name;
-	char	*value;
+	char	*name;		/* owns the allocation */
+	char	*value;		/* inside it, after the name's NUL */
 	size_t	 value_len;
 };
 
