@@ -25,7 +25,8 @@ endif
 BUILD = build/$(FLAVOR)
 ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
-SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/bench.c
+SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/bench.c \
+	src/spawn.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 all: fcgi-bridge
@@ -60,10 +61,14 @@ fuzz:
 	build/fcgi_fuzz -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz-corpus \
 	    ../shared/captures
 
+# INSTALL_CGI_FCGI_LINK=1 also installs a cgi-fcgi link to fcgi-bridge,
+# which then takes cgi-fcgi's command line: a drop-in replacement.
 install: fcgi-bridge
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 fcgi-bridge $(DESTDIR)$(BINDIR)/fcgi-bridge
 	install -m 644 man/fcgi-bridge.1 $(DESTDIR)$(MANDIR)/man1/fcgi-bridge.1
+	if [ "$(INSTALL_CGI_FCGI_LINK)" = 1 ]; then \
+	    ln -sf fcgi-bridge $(DESTDIR)$(BINDIR)/cgi-fcgi; fi
 
 lint:
 	mandoc -Tlint -Wwarning man/fcgi-bridge.1

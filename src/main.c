@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "client.h"
 #include "serve.h"
+#include "spawn.h"
 #include "version.h"
 
 static void
@@ -16,7 +17,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: fcgi-bridge connect [-v] [-t seconds] [-p name=value] "
 	    "[-u name] address\n"
-	    "       fcgi-bridge request [-iv] [--fail] [-d data | -d @file] "
+	    "       fcgi-bridge request [-iv] [--fail] [-d data | @file | @-] "
 	    "[-H 'name: value']\n"
 	    "                   [-p name=value] [-r docroot] [--role role] "
 	    "[--data @file]\n"
@@ -24,7 +25,14 @@ usage(FILE *f)
 	    "[-X method]\n"
 	    "                   address [url]\n"
 	    "       fcgi-bridge values [-v] [-t seconds] address\n"
+	    "       fcgi-bridge spawn [-F] [-a addrs] [-g group] [-G group] "
+	    "[-m mode] [-n n]\n"
+	    "                   [-P pidfile] [-s address] [-u user] "
+	    "[-U user] -- app [arg ...]\n"
 	    "       fcgi-bridge -bind -connect address\n"
+	    "       fcgi-bridge -connect address app [n]\n"
+	    "       fcgi-bridge -start -connect address app [n]\n"
+	    "       fcgi-bridge -f file\n"
 	    "       fcgi-bridge --help | --version | command --help\n"
 	    "\n"
 	    "An address is unix:PATH or a PATH with a '/', HOST:PORT, "
@@ -35,12 +43,15 @@ usage(FILE *f)
 int
 main(int argc, char *argv[])
 {
-	static char	 connect_name[] = "connect";
-	char		*cgi_fcgi_argv[3];
+	const char	*name = argc > 0 ? strrchr(argv[0], '/') : NULL;
 
 	/* Writes to a closed peer or pipe fail with EPIPE, said in words. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Installed as a cgi-fcgi link, it takes cgi-fcgi's command line. */
+	if (argc > 0 &&
+	    strcmp(name != NULL ? name + 1 : argv[0], "cgi-fcgi") == 0)
+		return cgi_fcgi_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EX_USAGE;
@@ -63,13 +74,11 @@ main(int argc, char *argv[])
 		return cmd_bench(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
-	if (argc == 4 && strcmp(argv[1], "-bind") == 0 &&
-	    strcmp(argv[2], "-connect") == 0) {
-		cgi_fcgi_argv[0] = connect_name;
-		cgi_fcgi_argv[1] = argv[3];
-		cgi_fcgi_argv[2] = NULL;
-		return cmd_connect(2, cgi_fcgi_argv);
-	}
+	if (strcmp(argv[1], "spawn") == 0)
+		return cmd_spawn(argc - 1, argv + 1);
+	if (strcmp(argv[1], "-bind") == 0 || strcmp(argv[1], "-start") == 0 ||
+	    strcmp(argv[1], "-connect") == 0 || strcmp(argv[1], "-f") == 0)
+		return cgi_fcgi_main(argc, argv);
 	warnx("%s: unknown command", argv[1]);
 	usage(stderr);
 	return EX_USAGE;

@@ -70,7 +70,7 @@ descendants() {
 # and their CGIs), each by PID.
 stop_pid() {
 	local pid=$1 kids k
-	alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
+	alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
 	kids=$(descendants "$pid")
 	kill -TERM "$pid" 2>/dev/null
 	if ! wait_gone "$pid" 50; then
@@ -84,7 +84,7 @@ stop_pid() {
 		fi
 	done
 	# Reap it when it is our child; harmless otherwise.
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	sed -i "/^$pid\$/d" "$FB_TMP/pids" 2>/dev/null
 	return 0
 }

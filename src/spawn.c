@@ -1,0 +1,1155 @@
+/*
+ * Starting FastCGI applications on a listening socket: the spawn command
+ * (what spawn-fcgi is used for) and the cgi-fcgi command line, whose
+ * -start form is the same job.  An application finds the socket on its
+ * fd 0 (FCGI_LISTENSOCK_FILENO) and accepts on it itself; when several
+ * copies share it, the kernel gives each connection to one of them.
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/libutil.h>
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+
+#include "addr.h"
+#include "client.h"
+#include "spawn.h"
+
+#define MAX_CHILDREN		1024
+#define BACKLOG			1024
+#define STOP_GRACE_MS		5000	/* from SIGTERM to SIGKILL */
+#define EARLY_EXIT_MS		200	/* spawn watches new children this long */
+#define HEALTHY_MS		10000	/* a child this old restarts at once */
+#define BACKOFF_FIRST_MS	500
+#define BACKOFF_MAX_MS		30000
+#define CMD_FILE_MAX		65536	/* a cgi-fcgi -f file is a line or two */
+
+extern char **environ;
+
+struct child {
+	pid_t		 pid;		/* 0: not running */
+	long long	 started_ms;
+	long long	 restart_ms;	/* when to start it again */
+	int		 backoff_ms;
+};
+
+struct spawn {
+	struct addr	 addr;
+	int		 inherited;	/* no address: the socket we were given */
+	char		 path[PATH_MAX];	/* what is executed */
+	char	       **argv;
+	int		 n;
+	int		 foreground;	/* -F: supervise instead of exiting */
+	int		 check_early;
+	const char	*pidfile;
+	mode_t		 mode;
+	uid_t		 sock_uid;
+	gid_t		 sock_gid;
+	uid_t		 uid;		/* -1: keep ours */
+	gid_t		 gid;
+	gid_t		*groups;
+	int		 ngroups;	/* -1: keep ours */
+
+	int		 listen_fd;
+	char		 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct pidfh	*pfh;
+	pid_t		 self;
+	struct child	*kids;
+};
+
+/* What a child reports when it cannot exec the application. */
+enum stage {
+	STAGE_SETSID,
+	STAGE_FDS,
+	STAGE_SETGROUPS,
+	STAGE_SETGID,
+	STAGE_SETUID,
+	STAGE_PRCTL,
+	STAGE_EXEC
+};
+
+static const char *const stage_names[] = {
+	"setsid", "setting up descriptors", "setgroups", "setgid", "setuid",
+	"prctl", "exec"
+};
+
+struct exec_failure {
+	enum stage	 stage;
+	int		 error;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* 0, 1 and 2 open, so that no pipe or socket of ours lands there. */
+static int
+std_fds_open(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != fd)
+			return -1;
+	return 0;
+}
+
+/*
+ * Whether path can be executed: a regular file with execute permission.
+ * Returns 0 and copies it into out, or -1 with errno set.
+ */
+static int
+executable(const char *path, char *out, size_t outlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EACCES;
+		return -1;
+	}
+	if (access(path, X_OK) == -1)
+		return -1;
+	if (strlcpy(out, path, outlen) >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Finds what to execute for name: name itself when it holds a '/' or when
+ * search is 0, else the first executable file of that name in $PATH, as a
+ * shell would find it (but no shell is ever run).  Returns 0 with the
+ * path in out, or -1 with errno set.
+ */
+static int
+resolve_app(const char *name, int search, char *out, size_t outlen)
+{
+	const char	*dirs, *p, *end;
+	char		 cand[PATH_MAX];
+	int		 n, saved = ENOENT;
+
+	if (!search || strchr(name, '/') != NULL)
+		return executable(name, out, outlen);
+	if ((dirs = getenv("PATH")) == NULL || *dirs == '\0')
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	for (p = dirs;; p = end + 1) {
+		end = strchrnul(p, ':');
+		n = end == p ? snprintf(cand, sizeof(cand), "./%s", name) :
+		    snprintf(cand, sizeof(cand), "%.*s/%s", (int)(end - p), p,
+		    name);
+		if (n > 0 && (size_t)n < sizeof(cand)) {
+			if (executable(cand, out, outlen) == 0)
+				return 0;
+			if (errno == EACCES)
+				saved = EACCES;
+		}
+		if (*end == '\0')
+			break;
+	}
+	errno = saved;
+	return -1;
+}
+
+/*
+ * In a new child: the listening socket on fd 0, nothing else open but
+ * stdout and stderr, credentials dropped, then the application.  Never
+ * returns.  A failure is written to report_fd, which is close-on-exec: a
+ * successful exec reports by closing it.
+ */
+static void __attribute__((noreturn))
+child_exec(const struct spawn *sp, int report_fd)
+{
+	struct exec_failure	 f;
+	sigset_t		 none;
+	int			 null;
+
+	/* Detached children must outlive our session and terminal. */
+	f.stage = STAGE_SETSID;
+	if (!sp->foreground && setsid() == -1)
+		goto fail;
+
+	/* We ignore SIGPIPE and, under -F, block signals: they do not. */
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	f.stage = STAGE_FDS;
+	if (sp->listen_fd != 0 && dup2(sp->listen_fd, 0) == -1)
+		goto fail;
+	/* dup2 onto itself keeps FD_CLOEXEC: clear it in every case. */
+	if (fcntl(0, F_SETFD, 0) == -1)
+		goto fail;
+	if (!sp->foreground) {
+		if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
+		    dup2(null, 1) == -1 || dup2(null, 2) == -1)
+			goto fail;
+	}
+	if (report_fd != 3) {
+		if (dup3(report_fd, 3, O_CLOEXEC) == -1)
+			goto fail;
+		report_fd = 3;
+	}
+	closefrom(4);
+
+	f.stage = STAGE_SETGROUPS;
+	if (sp->ngroups >= 0 && setgroups(sp->ngroups, sp->groups) == -1)
+		goto fail;
+	f.stage = STAGE_SETGID;
+	if (sp->gid != (gid_t)-1 && setgid(sp->gid) == -1)
+		goto fail;
+	f.stage = STAGE_SETUID;
+	if (sp->uid != (uid_t)-1 && setuid(sp->uid) == -1)
+		goto fail;
+
+	/*
+	 * A supervisor's children end with it, even when it is SIGKILLed.
+	 * Set after setuid, which clears it.
+	 */
+	f.stage = STAGE_PRCTL;
+	if (sp->foreground) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+			goto fail;
+		if (getppid() != sp->self)
+			_exit(0);
+	}
+
+	f.stage = STAGE_EXEC;
+	execve(sp->path, sp->argv, environ);
+fail:
+	f.error = errno;
+	while (write(report_fd, &f, sizeof(f)) == -1 && errno == EINTR)
+		continue;
+	_exit(127);
+}
+
+/*
+ * Forks and executes one copy of the application.  Returns its pid once
+ * the exec has succeeded, or -1 with a message in err (having reaped the
+ * child, if there was one).
+ */
+static pid_t
+start_child(const struct spawn *sp, char *err, size_t errlen)
+{
+	struct exec_failure	 f;
+	ssize_t			 got;
+	pid_t			 pid;
+	int			 report[2], status;
+
+	if (pipe2(report, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "%s: pipe: %s", sp->argv[0],
+		    strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "%s: fork: %s", sp->argv[0],
+		    strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		close(report[0]);
+		child_exec(sp, report[1]);
+	}
+	close(report[1]);
+	while ((got = read(report[0], &f, sizeof(f))) == -1 && errno == EINTR)
+		continue;
+	close(report[0]);
+	if (got == 0)
+		return pid;
+	if (got == (ssize_t)sizeof(f) && f.stage <= STAGE_EXEC)
+		snprintf(err, errlen, "%s: %s: %s", sp->argv[0],
+		    stage_names[f.stage], strerror(f.error));
+	else
+		snprintf(err, errlen, "%s: no word from the new process: %s",
+		    sp->argv[0], got == -1 ? strerror(errno) : "short read");
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		continue;
+	return -1;
+fail:
+	close(report[0]);
+	close(report[1]);
+	return -1;
+}
+
+static struct child *
+find_child(struct spawn *sp, pid_t pid)
+{
+	int	 i;
+
+	for (i = 0; i < sp->n; i++)
+		if (sp->kids[i].pid == pid)
+			return &sp->kids[i];
+	return NULL;
+}
+
+/* How a child ended, for a log line. */
+static void
+status_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended with wait status %#x", status);
+}
+
+/*
+ * Reaps the children that have ended, without waiting.  Returns how many
+ * are still running.
+ */
+static int
+reap_quietly(struct spawn *sp)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 i, status, left = 0;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if ((c = find_child(sp, pid)) != NULL)
+			c->pid = 0;
+	for (i = 0; i < sp->n; i++)
+		if (sp->kids[i].pid > 0)
+			left++;
+	return left;
+}
+
+/*
+ * Stops every running child: SIGTERM, then SIGKILL to those still there
+ * after STOP_GRACE_MS; returns once all are reaped (or, should one not
+ * die even of SIGKILL, after as long again).
+ */
+static void
+stop_children(struct spawn *sp)
+{
+	long long	 deadline = now_ms() + STOP_GRACE_MS;
+	int		 i, killed = 0;
+
+	if (sp->kids == NULL)
+		return;
+	for (i = 0; i < sp->n; i++)
+		if (sp->kids[i].pid > 0)
+			kill(sp->kids[i].pid, SIGTERM);
+	while (reap_quietly(sp) > 0) {
+		if (now_ms() >= deadline) {
+			if (killed)
+				break;
+			for (i = 0; i < sp->n; i++)
+				if (sp->kids[i].pid > 0)
+					kill(sp->kids[i].pid, SIGKILL);
+			killed = 1;
+			deadline = now_ms() + STOP_GRACE_MS;
+		}
+		sleep_ms(10);
+	}
+}
+
+/*
+ * Watches the new children for EARLY_EXIT_MS: one that has ended by then
+ * could not start (a bad configuration, a missing library).  Returns 0,
+ * or EX_UNAVAILABLE after saying which one ended and how.
+ */
+static int
+early_exits(struct spawn *sp)
+{
+	struct child	*c;
+	long long	 deadline = now_ms() + EARLY_EXIT_MS;
+	pid_t		 pid;
+	char		 how[96];
+	int		 status;
+
+	for (;;) {
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if ((c = find_child(sp, pid)) == NULL)
+				continue;
+			c->pid = 0;
+			status_text(status, how, sizeof(how));
+			warnx("%s: pid %ld %s right after it started",
+			    sp->argv[0], (long)pid, how);
+			return EX_UNAVAILABLE;
+		}
+		if (now_ms() >= deadline)
+			return 0;
+		sleep_ms(10);
+	}
+}
+
+/* When a child that died should start again: at once after a long life. */
+static void
+schedule_restart(struct child *c, long long now)
+{
+	if (now - c->started_ms >= HEALTHY_MS)
+		c->backoff_ms = 0;
+	else if (c->backoff_ms == 0)
+		c->backoff_ms = BACKOFF_FIRST_MS;
+	else if ((c->backoff_ms *= 2) > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+	c->restart_ms = now + c->backoff_ms;
+}
+
+/*
+ * Keeps sp->n children running until SIGTERM, SIGINT or SIGHUP (all of
+ * them blocked by the caller, with SIGCHLD, and taken here with
+ * sigtimedwait), then stops them.  Returns the exit status, 0.
+ */
+static int
+supervise(struct spawn *sp, const sigset_t *sigs)
+{
+	struct timespec	 ts;
+	struct child	*c;
+	long long	 now, next;
+	pid_t		 pid;
+	char		 how[96], err[700];
+	int		 i, sig, status;
+
+	for (;;) {
+		now = now_ms();
+		/* Once a second at least, so reaping never hangs on a signal. */
+		next = now + 1000;
+		for (i = 0; i < sp->n; i++)
+			if (sp->kids[i].pid == 0 && sp->kids[i].restart_ms < next)
+				next = sp->kids[i].restart_ms;
+		if (next < now)
+			next = now;
+		ts.tv_sec = (next - now) / 1000;
+		ts.tv_nsec = (next - now) % 1000 * 1000000L;
+		sig = sigtimedwait(sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			warnx("%s: stopping %d processes on SIG%s", sp->argv[0],
+			    sp->n, sigabbrev_np(sig));
+			break;
+		}
+
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if ((c = find_child(sp, pid)) == NULL)
+				continue;
+			c->pid = 0;
+			now = now_ms();
+			schedule_restart(c, now);
+			status_text(status, how, sizeof(how));
+			warnx("%s: pid %ld %s; starting it again in %.1f s",
+			    sp->argv[0], (long)pid, how, c->backoff_ms / 1000.0);
+		}
+
+		now = now_ms();
+		for (i = 0; i < sp->n; i++) {
+			c = &sp->kids[i];
+			if (c->pid != 0 || c->restart_ms > now)
+				continue;
+			c->started_ms = now;
+			if ((pid = start_child(sp, err, sizeof(err))) > 0) {
+				c->pid = pid;
+				continue;
+			}
+			schedule_restart(c, now);
+			warnx("%s; trying again in %.1f s", err,
+			    c->backoff_ms / 1000.0);
+		}
+	}
+	stop_children(sp);
+	return 0;
+}
+
+/* Writes the children's pids to the pidfile, one a line. */
+static int
+write_child_pids(struct spawn *sp)
+{
+	int	 i, fd = pidfile_fileno(sp->pfh);
+
+	if (ftruncate(fd, 0) == -1)
+		return -1;
+	for (i = 0; i < sp->n; i++)
+		if (dprintf(fd, "%ld\n", (long)sp->kids[i].pid) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The listening socket, made blocking: applications accept on it with
+ * blocking calls (libfcgi does) and the flag belongs to the socket that
+ * they all share.  Returns 0 or an exit status.
+ */
+static int
+open_listener(struct spawn *sp)
+{
+	char	 err[600];
+	int	 flags;
+
+	if (sp->inherited) {
+		if ((sp->listen_fd = addr_inherited_listener()) == -1) {
+			warnx("spawn: no -s ADDRESS, and no listening socket "
+			    "on fd 0 or from systemd (LISTEN_FDS)");
+			return EX_USAGE;
+		}
+	} else {
+		sp->listen_fd = addr_listen(&sp->addr, BACKLOG, sp->mode,
+		    sp->sock_uid, sp->sock_gid, err, sizeof(err));
+		if (sp->listen_fd == -1) {
+			warnx("%s", err);
+			return EX_CANTCREAT;
+		}
+		if (addr_is_unix(&sp->addr))
+			strlcpy(sp->unix_path, ((struct sockaddr_un *)
+			    &sp->addr.ss[0])->sun_path, sizeof(sp->unix_path));
+	}
+	if ((flags = fcntl(sp->listen_fd, F_GETFL)) == -1 ||
+	    fcntl(sp->listen_fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		warn("%s: fcntl", sp->inherited ? "inherited socket" :
+		    sp->addr.text);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/*
+ * Creates the socket, starts sp->n children on it and, with -F, keeps
+ * them running until told to stop; without, leaves them running, detached,
+ * and returns.  Returns the exit status.
+ */
+static int
+spawn_run(struct spawn *sp)
+{
+	sigset_t	 sigs;
+	pid_t		 other;
+	char		 err[700];
+	int		 i, rc, keep = 0;
+
+	sp->self = getpid();
+	sp->listen_fd = -1;
+	if (std_fds_open() == -1) {
+		warn("/dev/null");
+		return EX_OSERR;
+	}
+	if ((sp->kids = calloc(sp->n, sizeof(*sp->kids))) == NULL) {
+		warn("spawn");
+		return EX_OSERR;
+	}
+	if ((rc = open_listener(sp)) != 0)
+		goto done;
+	if (sp->pidfile != NULL &&
+	    (sp->pfh = pidfile_open(sp->pidfile, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			warnx("%s: already in use by pid %ld", sp->pidfile,
+			    (long)other);
+		else
+			warn("%s", sp->pidfile);
+		rc = EX_CANTCREAT;
+		goto done;
+	}
+
+	if (sp->foreground) {
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGCHLD);
+		sigaddset(&sigs, SIGTERM);
+		sigaddset(&sigs, SIGINT);
+		sigaddset(&sigs, SIGHUP);
+		if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1) {
+			warn("sigprocmask");
+			rc = EX_OSERR;
+			goto done;
+		}
+	}
+	for (i = 0; i < sp->n; i++) {
+		sp->kids[i].started_ms = now_ms();
+		if ((sp->kids[i].pid = start_child(sp, err, sizeof(err))) ==
+		    -1) {
+			sp->kids[i].pid = 0;
+			warnx("%s", err);
+			rc = EX_OSERR;
+			goto done;
+		}
+	}
+
+	if (sp->foreground) {
+		if (sp->pfh != NULL && pidfile_write(sp->pfh) == -1) {
+			warn("%s", sp->pidfile);
+			rc = EX_CANTCREAT;
+			goto done;
+		}
+		rc = supervise(sp, &sigs);
+		goto done;
+	}
+	if (sp->check_early && (rc = early_exits(sp)) != 0)
+		goto done;
+	if (sp->pfh != NULL && write_child_pids(sp) == -1) {
+		warn("%s", sp->pidfile);
+		rc = EX_CANTCREAT;
+		goto done;
+	}
+	keep = 1;
+done:
+	if (!keep) {
+		stop_children(sp);
+		if (sp->unix_path[0] != '\0')
+			unlink(sp->unix_path);
+		if (sp->pfh != NULL)
+			pidfile_remove(sp->pfh);
+	} else if (sp->pfh != NULL)
+		pidfile_close(sp->pfh);
+	if (sp->listen_fd != -1)
+		close(sp->listen_fd);
+	free(sp->kids);
+	sp->kids = NULL;
+	return rc;
+}
+
+/* A user by name or number; 0, or -1 after saying so. */
+static int
+lookup_user(const char *name, struct passwd **pw)
+{
+	const char	*errstr;
+	uid_t		 uid;
+
+	if ((*pw = getpwnam(name)) == NULL) {
+		uid = (uid_t)strtonum(name, 0, UINT_MAX - 1, &errstr);
+		if (errstr == NULL)
+			*pw = getpwuid(uid);
+	}
+	if (*pw == NULL) {
+		warnx("%s: no such user", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* A group by name or number; 0, or -1 after saying so. */
+static int
+lookup_group(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+	const char	*errstr;
+
+	if ((gr = getgrnam(name)) == NULL) {
+		*gid = (gid_t)strtonum(name, 0, UINT_MAX - 1, &errstr);
+		if (errstr == NULL)
+			gr = getgrgid(*gid);
+	}
+	if (gr == NULL) {
+		warnx("%s: no such group", name);
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/*
+ * The credentials the children get for -u USER and -g GROUP (either may
+ * be NULL): USER's uid, GROUP or else USER's group, and USER's
+ * supplementary groups.  Returns 0, or an exit status after saying why.
+ */
+static int
+children_credentials(struct spawn *sp, const char *user, const char *group)
+{
+	struct passwd	*pw = NULL;
+	gid_t		*g;
+	int		 n = 16, want;
+
+	if (group != NULL && lookup_group(group, &sp->gid) == -1)
+		return EX_USAGE;
+	if (user == NULL) {
+		if (group == NULL)
+			return 0;
+		if ((sp->groups = calloc(1, sizeof(gid_t))) == NULL)
+			goto oserr;
+		sp->groups[0] = sp->gid;
+		sp->ngroups = 1;
+		return 0;
+	}
+	if (lookup_user(user, &pw) == -1)
+		return EX_USAGE;
+	sp->uid = pw->pw_uid;
+	if (group == NULL)
+		sp->gid = pw->pw_gid;
+	for (;;) {
+		if ((g = reallocarray(sp->groups, n, sizeof(*g))) == NULL)
+			goto oserr;
+		sp->groups = g;
+		want = n;
+		if (getgrouplist(pw->pw_name, sp->gid, g, &want) != -1) {
+			sp->ngroups = want;
+			return 0;
+		}
+		if (want <= n || n > 65536)
+			break;
+		n = want;
+	}
+	warnx("%s: cannot list the user's groups", user);
+	return EX_OSERR;
+oserr:
+	warn("spawn");
+	return EX_OSERR;
+}
+
+/* An octal file mode for -m; 0, or -1 after saying so. */
+static int
+parse_mode(const char *s, mode_t *mode)
+{
+	size_t	 len = strlen(s);
+
+	if (len == 0 || len > 4 || strspn(s, "01234567") != len ||
+	    (*mode = (mode_t)strtoul(s, NULL, 8)) == 0) {
+		warnx("-m %s: expected an octal mode such as 660", s);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * -a: the peers the application accepts, checked here because a typo
+ * there fails only at the first request, and far from this command line.
+ */
+static int
+check_web_server_addrs(const char *list)
+{
+	unsigned char	 buf[sizeof(struct in6_addr)];
+	char		 one[INET6_ADDRSTRLEN + 1];
+	const char	*p, *end;
+	size_t		 len;
+
+	for (p = list;; p = end + 1) {
+		end = strchrnul(p, ',');
+		len = (size_t)(end - p);
+		if (len == 0 || len >= sizeof(one))
+			goto bad;
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (inet_pton(AF_INET, one, buf) != 1 &&
+		    inet_pton(AF_INET6, one, buf) != 1)
+			goto bad;
+		if (*end == '\0')
+			return 0;
+	}
+bad:
+	warnx("-a %s: expected IP addresses separated by commas", list);
+	return -1;
+}
+
+static void
+usage_spawn(FILE *f)
+{
+	fprintf(f, "usage: fcgi-bridge spawn [-F] [-a addrs] [-g group] "
+	    "[-G group] [-m mode] [-n n]\n"
+	    "\t[-P pidfile] [-s address] [-u user] [-U user] "
+	    "-- app [arg ...]\n");
+}
+
+int
+cmd_spawn(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct spawn	 sp;
+	struct passwd	*pw;
+	const char	*errstr, *address = NULL, *webaddrs = NULL;
+	const char	*user = NULL, *group = NULL;
+	char		 err[600];
+	int		 ch, rc;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.n = 1;
+	sp.check_early = 1;
+	sp.sock_uid = sp.uid = (uid_t)-1;
+	sp.sock_gid = sp.gid = (gid_t)-1;
+	sp.ngroups = -1;
+	while ((ch = getopt_long(argc, argv, "+a:Fg:G:hm:n:P:s:u:U:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (check_web_server_addrs(optarg) == -1)
+				return EX_USAGE;
+			webaddrs = optarg;
+			break;
+		case 'F':
+			sp.foreground = 1;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'G':
+			if (lookup_group(optarg, &sp.sock_gid) == -1)
+				return EX_USAGE;
+			break;
+		case 'h':
+			usage_spawn(stdout);
+			return 0;
+		case 'm':
+			if (parse_mode(optarg, &sp.mode) == -1)
+				return EX_USAGE;
+			break;
+		case 'n':
+			sp.n = (int)strtonum(optarg, 1, MAX_CHILDREN, &errstr);
+			if (errstr != NULL) {
+				warnx("-n %s: expected 1 to %d processes, "
+				    "the number is %s", optarg, MAX_CHILDREN,
+				    errstr);
+				return EX_USAGE;
+			}
+			break;
+		case 'P':
+			sp.pidfile = optarg;
+			break;
+		case 's':
+			address = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'U':
+			if (lookup_user(optarg, &pw) == -1)
+				return EX_USAGE;
+			sp.sock_uid = pw->pw_uid;
+			break;
+		default:
+			usage_spawn(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		warnx("spawn: no application to start");
+		usage_spawn(stderr);
+		return EX_USAGE;
+	}
+	sp.argv = argv + optind;
+	if (address == NULL)
+		sp.inherited = 1;
+	else if (addr_parse(address, &sp.addr, err, sizeof(err)) == -1) {
+		warnx("%s", err);
+		return EX_USAGE;
+	}
+	if (sp.inherited && (sp.mode != 0 || sp.sock_uid != (uid_t)-1 ||
+	    sp.sock_gid != (gid_t)-1)) {
+		warnx("spawn: -m, -U and -G need -s: they are for the socket "
+		    "file that spawn creates");
+		return EX_USAGE;
+	}
+	if (resolve_app(sp.argv[0], 1, sp.path, sizeof(sp.path)) == -1) {
+		warn("%s: cannot execute", sp.argv[0]);
+		return EX_USAGE;
+	}
+	if ((rc = children_credentials(&sp, user, group)) != 0)
+		goto done;
+	if (webaddrs != NULL &&
+	    setenv("FCGI_WEB_SERVER_ADDRS", webaddrs, 1) == -1) {
+		warn("setenv");
+		rc = EX_OSERR;
+		goto done;
+	}
+	rc = spawn_run(&sp);
+done:
+	free(sp.groups);
+	return rc;
+}
+
+/* ---------------------------------------------------------- cgi-fcgi */
+
+/* cgi-fcgi's arguments, with its meaning (doBind, doStart). */
+struct cgi_fcgi {
+	int		 bind;
+	int		 start;
+	const char	*connect;
+	const char	*app;
+	int		 n;
+	char		*file;		/* the -f file's text, words in place */
+	char	       **words;
+};
+
+static void
+usage_cgi_fcgi(FILE *f)
+{
+	const char	*me = getprogname();
+
+	fprintf(f, "usage: %s -bind -connect address\n"
+	    "       %s -connect address app [n]\n"
+	    "       %s -start -connect address app [n]\n"
+	    "       %s -f file\n", me, me, me, me);
+}
+
+/*
+ * Reads a cgi-fcgi command file: its lines that do not start with '#',
+ * cut into words at spaces and tabs.  Returns the number of words, with
+ * cf->words and cf->file set (the caller frees them), or -1 after saying
+ * why.
+ */
+static int
+read_command_file(struct cgi_fcgi *cf, const char *path)
+{
+	FILE	*fp;
+	char	*line, *word, *rest, **w;
+	size_t	 len;
+	int	 n = 0, cap = 0;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		warn("%s", path);
+		return -1;
+	}
+	if ((cf->file = malloc(CMD_FILE_MAX + 1)) == NULL) {
+		warn("%s", path);
+		goto fail;
+	}
+	len = fread(cf->file, 1, CMD_FILE_MAX + 1, fp);
+	if (ferror(fp)) {
+		warn("%s", path);
+		goto fail;
+	}
+	if (len > CMD_FILE_MAX) {
+		warnx("%s: longer than %d bytes: not a cgi-fcgi command file",
+		    path, CMD_FILE_MAX);
+		goto fail;
+	}
+	cf->file[len] = '\0';
+	fclose(fp);
+
+	for (rest = cf->file; (line = strsep(&rest, "\n")) != NULL;) {
+		if (*line == '#')
+			continue;
+		while ((word = strsep(&line, " \t\r")) != NULL) {
+			if (*word == '\0')
+				continue;
+			if (n + 1 >= cap) {
+				cap = cap ? cap * 2 : 16;
+				w = reallocarray(cf->words, cap, sizeof(*w));
+				if (w == NULL) {
+					warn("%s", path);
+					return -1;
+				}
+				cf->words = w;
+			}
+			cf->words[n++] = word;
+		}
+	}
+	return n;
+fail:
+	fclose(fp);
+	return -1;
+}
+
+/*
+ * Takes cgi-fcgi's arguments into cf, in any order as cgi-fcgi does.
+ * "-f FILE" takes the arguments from FILE instead and, as in cgi-fcgi,
+ * ignores the rest of the command line: a "#!" script run as a CGI may be
+ * given words of an ISINDEX query there.  Returns 0 or an exit status.
+ */
+static int
+cgi_fcgi_args(int argc, char **argv, struct cgi_fcgi *cf, int in_file)
+{
+	const char	*errstr;
+	int		 i, n;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-f") == 0) {
+			if (in_file) {
+				warnx("-f inside a command file");
+				return EX_USAGE;
+			}
+			if (i + 1 == argc) {
+				warnx("-f: no command file");
+				return EX_USAGE;
+			}
+			if ((n = read_command_file(cf, argv[i + 1])) == -1)
+				return EX_NOINPUT;
+			return cgi_fcgi_args(n, cf->words, cf, 1);
+		} else if (strcmp(argv[i], "-start") == 0)
+			cf->bind = 0;
+		else if (strcmp(argv[i], "-bind") == 0)
+			cf->start = 0;
+		else if (strcmp(argv[i], "-connect") == 0) {
+			if (++i == argc) {
+				warnx("-connect: no address");
+				return EX_USAGE;
+			}
+			cf->connect = argv[i];
+		} else if (argv[i][0] == '-') {
+			warnx("%s: unknown option", argv[i]);
+			return EX_USAGE;
+		} else if (cf->app == NULL)
+			cf->app = argv[i];
+		else if (cf->n == 0) {
+			cf->n = (int)strtonum(argv[i], 1, MAX_CHILDREN,
+			    &errstr);
+			if (errstr != NULL) {
+				warnx("%s: expected 1 to %d processes, the "
+				    "number is %s", argv[i], MAX_CHILDREN,
+				    errstr);
+				return EX_USAGE;
+			}
+		} else {
+			warnx("%s: one argument too many", argv[i]);
+			return EX_USAGE;
+		}
+	}
+	if (cf->connect == NULL) {
+		warnx("no -connect address");
+		return EX_USAGE;
+	}
+	if (!cf->bind && !cf->start) {
+		warnx("-bind and -start exclude each other");
+		return EX_USAGE;
+	}
+	if (cf->start && cf->app == NULL) {
+		warnx("-start, and -connect without -bind, need an application "
+		    "to start");
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * Whether nobody listens at the address, so that -connect should start
+ * the application: refused, or no socket file.  Anything else (a full
+ * backlog, a timeout, no permission) is the bridge's to report.
+ */
+static int
+nobody_listens(const struct addr *a)
+{
+	int	 fd;
+
+	if ((fd = addr_connect(a, 0)) != -1) {
+		close(fd);
+		return 0;
+	}
+	return errno == ECONNREFUSED || errno == ENOENT;
+}
+
+/* The -start part: N detached copies of APP on the socket, as cgi-fcgi. */
+static int
+cgi_fcgi_start(const struct cgi_fcgi *cf, const struct addr *a)
+{
+	struct spawn	 sp;
+	char		*argv[2];
+
+	memset(&sp, 0, sizeof(sp));
+	sp.addr = *a;
+	sp.n = cf->n > 0 ? cf->n : 1;
+	sp.sock_uid = sp.uid = (uid_t)-1;
+	sp.sock_gid = sp.gid = (gid_t)-1;
+	sp.ngroups = -1;
+	/* cgi-fcgi executes APP as a path, relative or not, with no argument. */
+	argv[0] = (char *)cf->app;
+	argv[1] = NULL;
+	sp.argv = argv;
+	if (resolve_app(cf->app, 0, sp.path, sizeof(sp.path)) == -1) {
+		warn("%s: cannot execute", cf->app);
+		return EX_USAGE;
+	}
+	return spawn_run(&sp);
+}
+
+/*
+ * The -bind part: connect, the request from our environment and stdin.
+ * As in CGI and cgi-fcgi, the body is CONTENT_LENGTH bytes and there is
+ * none without it, whatever stdin holds (connect would read it to EOF).
+ */
+static int
+cgi_fcgi_bridge(char *address)
+{
+	static char	 connect_name[] = "connect", dashes[] = "--";
+	char		*argv[4];
+	const char	*cl = getenv("CONTENT_LENGTH");
+	int		 null;
+
+	if (cl == NULL || *cl == '\0') {
+		if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+		    dup2(null, STDIN_FILENO) == -1) {
+			warn("/dev/null");
+			return EX_OSERR;
+		}
+		if (null != STDIN_FILENO)
+			close(null);
+	}
+	argv[0] = connect_name;
+	argv[1] = dashes;
+	argv[2] = address;
+	argv[3] = NULL;
+	return cmd_connect(3, argv);
+}
+
+int
+cgi_fcgi_main(int argc, char **argv)
+{
+	struct cgi_fcgi	 cf;
+	struct addr	 a;
+	char		 address[sizeof(a.text)], err[600];
+	int		 rc;
+
+	memset(&cf, 0, sizeof(cf));
+	cf.bind = cf.start = 1;
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage_cgi_fcgi(stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		usage_cgi_fcgi(stderr);
+		return EX_USAGE;
+	}
+	if ((rc = cgi_fcgi_args(argc - 1, argv + 1, &cf, 0)) != 0) {
+		if (rc == EX_USAGE)
+			usage_cgi_fcgi(stderr);
+		goto done;
+	}
+
+	/* cgi-fcgi takes a name with neither ':' nor '/' as a socket path. */
+	if (strpbrk(cf.connect, ":/") == NULL)
+		rc = snprintf(address, sizeof(address), "unix:%s",
+		    cf.connect) >= (int)sizeof(address);
+	else
+		rc = strlcpy(address, cf.connect, sizeof(address)) >=
+		    sizeof(address);
+	if (rc != 0 || addr_parse(address, &a, err, sizeof(err)) == -1) {
+		warnx("%s", rc != 0 ? "-connect: address too long" : err);
+		rc = EX_USAGE;
+		goto done;
+	}
+	if (cf.start && (!cf.bind || nobody_listens(&a))) {
+		if ((rc = cgi_fcgi_start(&cf, &a)) != 0 || !cf.bind)
+			goto done;
+	}
+	rc = cgi_fcgi_bridge(address);
+done:
+	free(cf.words);
+	free(cf.file);
+	return rc;
+}
