@@ -25,7 +25,7 @@ endif
 BUILD = build/$(FLAVOR)
 ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
-SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/bench.c \
+SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/bench.c src/util.c \
 	src/spawn.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
@@ -49,6 +49,11 @@ unit: $(BUILD)/fcgi_test
 
 deps:
 	@scripts/install-deps
+
+# Starts serve with an example CGI, asks it with request, stops it.
+demo: deps
+	$(MAKE) fcgi-bridge
+	scripts/demo
 
 check: deps
 	$(MAKE) fcgi-bridge unit
@@ -78,4 +83,4 @@ clean:
 
 FORCE:
 
-.PHONY: all unit deps check fuzz install lint clean FORCE
+.PHONY: all unit deps demo check fuzz install lint clean FORCE

@@ -20,6 +20,7 @@
 #include <bsd/string.h>
 
 #include "addr.h"
+#include "util.h"
 
 static int
 addr_unix(const char *path, struct addr *a, char *err, size_t errlen)
@@ -194,15 +195,6 @@ addr_connect_start(const struct addr *a)
 		return -1;
 	}
 	return fd;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int

@@ -31,6 +31,7 @@
 #include "client.h"
 #include "ev.h"
 #include "fcgi.h"
+#include "util.h"
 
 #define MAX_BODY		(16 * 1024 * 1024)
 #define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
@@ -81,7 +82,7 @@ struct slot {
 	int		 busy;
 	uint16_t	 id;
 	long long	 start_us;	/* intended send time with -R */
-	uint8_t		 head[HEAD_PEEK];
+	uint8_t		 head[HEAD_PEEK + 1];	/* + a closing LF */
 	size_t		 head_len;
 	int		 status;
 	int		 counted;	/* sent in the measured period */
@@ -148,15 +149,6 @@ struct bench {
 	int			 mpx_warned;
 	int			 stalled;
 };
-
-static long long
-now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static size_t
 hist_index(uint64_t v)
@@ -489,6 +481,31 @@ bconn_fill(struct bconn *c)
 	ev_events(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ? POLLOUT : 0));
 }
 
+/*
+ * Reads the status from the start of the answer that s kept.  A header
+ * block longer than that is read up to its last whole line, as if it ended
+ * there.  0, or -1 when the answer has no valid CGI headers.
+ */
+static int
+slot_status(struct slot *s, struct cgi_response *resp)
+{
+	const char	*errstr;
+	uint8_t		*nl;
+	long		 n;
+
+	n = cgi_response_parse((const char *)s->head, s->head_len, resp,
+	    &errstr);
+	if (n != 0 || s->head_len < HEAD_PEEK)
+		return n > 0 ? 0 : -1;
+	nl = memrchr(s->head, '\n', s->head_len);
+	if (nl == NULL)
+		return -1;
+	nl[1] = '\n';
+	n = cgi_response_parse((const char *)s->head,
+	    (size_t)(nl - s->head) + 2, resp, &errstr);
+	return n > 0 ? 0 : -1;
+}
+
 /* The request in s has its END_REQUEST. */
 static void
 slot_complete(struct bconn *c, struct slot *s, uint32_t app_status,
@@ -496,7 +513,6 @@ slot_complete(struct bconn *c, struct slot *s, uint32_t app_status,
 {
 	struct bench		*b = c->b;
 	struct cgi_response	 resp;
-	const char		*errstr;
 	long long		 now = now_us();
 
 	s->busy = 0;
@@ -528,8 +544,7 @@ slot_complete(struct bconn *c, struct slot *s, uint32_t app_status,
 		count_error(b, s, ERR_APP_STATUS);
 		return;
 	}
-	if (cgi_response_parse((const char *)s->head, s->head_len, &resp,
-	    &errstr) <= 0) {
+	if (slot_status(s, &resp) == -1) {
 		count_error(b, s, ERR_PROTOCOL);
 		return;
 	}

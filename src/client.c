@@ -30,6 +30,7 @@
 #include "cgi.h"
 #include "client.h"
 #include "fcgi.h"
+#include "util.h"
 
 #define REQUEST_ID	1
 #define RECORD_ROOM	(FCGI_HEADER_LEN + FCGI_MAX_PADDED_CONTENT + 8)
@@ -98,34 +99,6 @@ struct exchange {
 	uint32_t		 app_status;
 	uint8_t			 protocol_status;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Writes all of buf to fd; 0, or -1 with errno set. */
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* Prints bytes from the wire readably: printable ASCII as is, the rest \xNN. */
 static void

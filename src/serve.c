@@ -44,6 +44,7 @@
 #include "ev.h"
 #include "fcgi.h"
 #include "serve.h"
+#include "util.h"
 
 #define CGI_PATH		"/usr/local/bin:/usr/bin:/bin"
 #define READ_CHUNK		FCGI_MAX_PADDED_CONTENT
@@ -142,6 +143,7 @@ struct server {
 	int		 use_syslog;
 
 	char		**fixed_argv;
+	char		*fixed_program;	/* fixed_argv[0], canonical */
 	char		**roots;
 	size_t		 nroots;
 	char		**extra_env;
@@ -176,15 +178,6 @@ static void	conn_close(struct conn *, const char *);
 static void	conn_update(struct conn *);
 static void	req_update(struct req *);
 static void	server_dispatch_queue(struct server *);
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int	 log_to_syslog;
 
@@ -616,22 +609,23 @@ static void
 script_split(char *path, size_t root_len, char **tail)
 {
 	struct stat	 st;
+	size_t		 len = strlen(path), i;
 	char		*slash;
 
 	*tail = NULL;
 	while (stat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
-		if (*tail != NULL)
-			**tail = '/';
 		slash = strrchr(path, '/');
 		if (slash == NULL || (size_t)(slash - path) <= root_len) {
-			if (*tail != NULL)
-				**tail = '/';
 			*tail = NULL;
-			return;
+			break;
 		}
 		*slash = '\0';
 		*tail = slash;
 	}
+	/* Put back the cuts after the one that found the file, or all. */
+	for (i = *tail ? (size_t)(*tail - path) + 1 : 0; i < len; i++)
+		if (path[i] == '\0')
+			path[i] = '/';
 }
 
 /*
@@ -712,6 +706,19 @@ req_find_script(struct req *r, const char *filename, const char *docroot,
 	return 0;
 }
 
+/* Whether -e or -P sets the variable name, which then wins over PARAMS. */
+static int
+extra_env_has(struct server *srv, const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < srv->nextra_env; i++)
+		if (strncmp(srv->extra_env[i], name, len) == 0 &&
+		    srv->extra_env[i][len] == '=')
+			return 1;
+	return 0;
+}
+
 static char *
 env_append(char *p, const char *name, size_t nlen, const char *value,
     size_t vlen)
@@ -778,6 +785,8 @@ req_build_env(struct req *r, const char *script_name, const char *path_info,
 		if ((nv.name_len == 10 && memcmp(nv.name, "HTTP_PROXY", 10) ==
 		    0) || (nv.name_len == 4 && memcmp(nv.name, "PATH", 4) == 0))
 			continue;
+		if (extra_env_has(srv, (const char *)nv.name, nv.name_len))
+			continue;
 		if (path_info != NULL && ((nv.name_len == 11 &&
 		    memcmp(nv.name, "SCRIPT_NAME", 11) == 0) ||
 		    (nv.name_len == 9 && memcmp(nv.name, "PATH_INFO", 9) == 0)))
@@ -839,8 +848,8 @@ req_params_done(struct req *r)
 	if (req_build_env(r, NULL, NULL, &why) == -1)
 		return -1;
 	if (srv->fixed_argv != NULL) {
-		if ((r->program = strdup(srv->fixed_argv[0])) == NULL ||
-		    (r->cwd = strdup(srv->fixed_argv[0])) == NULL) {
+		if ((r->program = strdup(srv->fixed_program)) == NULL ||
+		    (r->cwd = strdup(srv->fixed_program)) == NULL) {
 			req_fail_http(r, 502, strerror(errno));
 			return 0;
 		}
@@ -1896,46 +1905,6 @@ enum serve_longopt {
 	OPT_MAX_PARAMS
 };
 
-static int
-lookup_user(const char *name, uid_t *uid, gid_t *gid)
-{
-	struct passwd	*pw;
-
-	if ((pw = getpwnam(name)) == NULL) {
-		warnx("%s: no such user", name);
-		return -1;
-	}
-	*uid = pw->pw_uid;
-	if (gid != NULL)
-		*gid = pw->pw_gid;
-	return 0;
-}
-
-static int
-lookup_group(const char *name, gid_t *gid)
-{
-	struct group	*gr;
-
-	if ((gr = getgrnam(name)) == NULL) {
-		warnx("%s: no such group", name);
-		return -1;
-	}
-	*gid = gr->gr_gid;
-	return 0;
-}
-
-/* 0, 1 and 2 open, so that no pipe or socket lands there. */
-static void
-std_fds_open(void)
-{
-	int	 fd;
-
-	for (fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) == -1 &&
-		    open("/dev/null", O_RDWR) != fd)
-			err(EX_OSERR, "/dev/null");
-}
-
 int
 cmd_serve(int argc, char **argv)
 {
@@ -1949,6 +1918,7 @@ cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct server	 srv;
+	struct passwd	*pw;
 	struct addr	 a;
 	sigset_t	 sigs;
 	char		 errbuf[600], real[PATH_MAX], *user = NULL;
@@ -1960,6 +1930,11 @@ cmd_serve(int argc, char **argv)
 	int		 ch, allow_root = 0, wait;
 	size_t		 i, n;
 
+	/*
+	 * Whatever descriptors we were started with (but a systemd socket at
+	 * 3) must not reach a CGI, nor take the place of ours.
+	 */
+	closefrom(getenv("LISTEN_FDS") != NULL ? 4 : 3);
 	memset(&srv, 0, sizeof(srv));
 	srv.listen_fd = srv.sig_fd = -1;
 	srv.max_cgi = 32;
@@ -2010,16 +1985,18 @@ cmd_serve(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
-		case 'm':
+		case 'm': {
+			char	*end;
+
 			errno = 0;
-			mode = (mode_t)strtol(optarg, &user, 8);
-			if (errno != 0 || *user != '\0' || mode > 07777 ||
+			mode = (mode_t)strtol(optarg, &end, 8);
+			if (errno != 0 || *end != '\0' || mode > 07777 ||
 			    mode == 0) {
 				warnx("-m %s: expected an octal mode", optarg);
 				return EX_USAGE;
 			}
-			user = NULL;
 			break;
+		}
 		case 'P': {
 			const char	*v = getenv(optarg);
 			char		*kv;
@@ -2092,17 +2069,28 @@ cmd_serve(int argc, char **argv)
 		usage_serve(stderr);
 		return EX_USAGE;
 	}
-	if (srv.fixed_argv != NULL && access(srv.fixed_argv[0], X_OK) == -1) {
+	/* Found now: the CGI's working directory is not ours. */
+	if (srv.fixed_argv != NULL &&
+	    (realpath(srv.fixed_argv[0], real) == NULL ||
+	    access(real, X_OK) == -1 ||
+	    (srv.fixed_program = strdup(real)) == NULL)) {
 		warn("%s", srv.fixed_argv[0]);
 		return EX_USAGE;
 	}
-	if (user != NULL && lookup_user(user, &uid, group ? NULL : &gid) == -1)
+	if (user != NULL) {
+		if (user_lookup(user, &pw) == -1)
+			return EX_USAGE;
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (group != NULL && group_lookup(group, &gid) == -1)
 		return EX_USAGE;
-	if (group != NULL && lookup_group(group, &gid) == -1)
-		return EX_USAGE;
-	if (sock_user != NULL && lookup_user(sock_user, &sock_uid, NULL) == -1)
-		return EX_USAGE;
-	if (sock_group != NULL && lookup_group(sock_group, &sock_gid) == -1)
+	if (sock_user != NULL) {
+		if (user_lookup(sock_user, &pw) == -1)
+			return EX_USAGE;
+		sock_uid = pw->pw_uid;
+	}
+	if (sock_group != NULL && group_lookup(sock_group, &sock_gid) == -1)
 		return EX_USAGE;
 	if ((user != NULL ? uid : geteuid()) == 0 && !allow_root) {
 		warnx("serve: CGIs would run as root: give -u USER, or "
@@ -2121,7 +2109,8 @@ cmd_serve(int argc, char **argv)
 			warnx("%s", errbuf);
 			return EX_USAGE;
 		}
-		std_fds_open();
+		if (std_fds_open() == -1)
+			err(EX_OSERR, "/dev/null");
 		srv.listen_fd = addr_listen(&a, 1024, mode, sock_uid, sock_gid,
 		    errbuf, sizeof(errbuf));
 		if (srv.listen_fd == -1) {
@@ -2149,7 +2138,8 @@ cmd_serve(int argc, char **argv)
 				err(EX_OSERR, "moving the inherited socket");
 			srv.listen_fd = moved;
 		}
-		std_fds_open();
+		if (std_fds_open() == -1)
+			err(EX_OSERR, "/dev/null");
 	}
 
 	if (gid != (gid_t)-1 && (setgroups(1, &gid) == -1 ||
@@ -2162,6 +2152,7 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGCHLD);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1 ||
 	    (srv.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) ==
 	    -1)
@@ -2200,5 +2191,6 @@ cmd_serve(int argc, char **argv)
 		free(srv.extra_env[i]);
 	free(srv.extra_env);
 	free(srv.allowed);
+	free(srv.fixed_program);
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include "addr.h"
 #include "client.h"
 #include "spawn.h"
+#include "util.h"
 
 #define MAX_CHILDREN		1024
 #define BACKLOG			1024
@@ -100,34 +101,12 @@ struct exec_failure {
 	int		 error;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(long ms)
 {
 	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-/* 0, 1 and 2 open, so that no pipe or socket of ours lands there. */
-static int
-std_fds_open(void)
-{
-	int	 fd;
-
-	for (fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) == -1 &&
-		    open("/dev/null", O_RDWR) != fd)
-			return -1;
-	return 0;
 }
 
 /*
@@ -634,45 +613,6 @@ done:
 	return rc;
 }
 
-/* A user by name or number; 0, or -1 after saying so. */
-static int
-lookup_user(const char *name, struct passwd **pw)
-{
-	const char	*errstr;
-	uid_t		 uid;
-
-	if ((*pw = getpwnam(name)) == NULL) {
-		uid = (uid_t)strtonum(name, 0, UINT_MAX - 1, &errstr);
-		if (errstr == NULL)
-			*pw = getpwuid(uid);
-	}
-	if (*pw == NULL) {
-		warnx("%s: no such user", name);
-		return -1;
-	}
-	return 0;
-}
-
-/* A group by name or number; 0, or -1 after saying so. */
-static int
-lookup_group(const char *name, gid_t *gid)
-{
-	struct group	*gr;
-	const char	*errstr;
-
-	if ((gr = getgrnam(name)) == NULL) {
-		*gid = (gid_t)strtonum(name, 0, UINT_MAX - 1, &errstr);
-		if (errstr == NULL)
-			gr = getgrgid(*gid);
-	}
-	if (gr == NULL) {
-		warnx("%s: no such group", name);
-		return -1;
-	}
-	*gid = gr->gr_gid;
-	return 0;
-}
-
 /*
  * The credentials the children get for -u USER and -g GROUP (either may
  * be NULL): USER's uid, GROUP or else USER's group, and USER's
@@ -685,7 +625,7 @@ children_credentials(struct spawn *sp, const char *user, const char *group)
 	gid_t		*g;
 	int		 n = 16, want;
 
-	if (group != NULL && lookup_group(group, &sp->gid) == -1)
+	if (group != NULL && group_lookup(group, &sp->gid) == -1)
 		return EX_USAGE;
 	if (user == NULL) {
 		if (group == NULL)
@@ -696,7 +636,7 @@ children_credentials(struct spawn *sp, const char *user, const char *group)
 		sp->ngroups = 1;
 		return 0;
 	}
-	if (lookup_user(user, &pw) == -1)
+	if (user_lookup(user, &pw) == -1)
 		return EX_USAGE;
 	sp->uid = pw->pw_uid;
 	if (group == NULL)
@@ -809,7 +749,7 @@ cmd_spawn(int argc, char **argv)
 			group = optarg;
 			break;
 		case 'G':
-			if (lookup_group(optarg, &sp.sock_gid) == -1)
+			if (group_lookup(optarg, &sp.sock_gid) == -1)
 				return EX_USAGE;
 			break;
 		case 'h':
@@ -838,7 +778,7 @@ cmd_spawn(int argc, char **argv)
 			user = optarg;
 			break;
 		case 'U':
-			if (lookup_user(optarg, &pw) == -1)
+			if (user_lookup(optarg, &pw) == -1)
 				return EX_USAGE;
 			sp.sock_uid = pw->pw_uid;
 			break;

@@ -1,0 +1,99 @@
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+
+#include "util.h"
+
+long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+std_fds_open(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != fd)
+			return -1;
+	return 0;
+}
+
+int
+user_lookup(const char *name, struct passwd **pw)
+{
+	const char	*errstr;
+	uid_t		 uid;
+
+	if ((*pw = getpwnam(name)) == NULL) {
+		uid = (uid_t)strtonum(name, 0, UINT_MAX - 1, &errstr);
+		if (errstr == NULL)
+			*pw = getpwuid(uid);
+	}
+	if (*pw == NULL) {
+		warnx("%s: no such user", name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+group_lookup(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+	const char	*errstr;
+
+	if ((gr = getgrnam(name)) == NULL) {
+		*gid = (gid_t)strtonum(name, 0, UINT_MAX - 1, &errstr);
+		if (errstr == NULL)
+			gr = getgrgid(*gid);
+	}
+	if (gr == NULL) {
+		warnx("%s: no such group", name);
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
