@@ -111,6 +111,11 @@ struct bconn {
 	size_t			 rlen;
 	uint64_t		 completed;
 	long long		 ending_since;
+	/* The request a connection is being opened for: never open one
+	 * without, or the application holds a worker for nothing. */
+	int			 reserved;
+	int			 reserved_counted;
+	long long		 reserved_intended;
 };
 
 struct bench {
@@ -229,7 +234,8 @@ buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
 		*buf = grown;
 		*cap = c;
 	}
-	memcpy(*buf + *len, p, n);
+	if (n > 0)
+		memcpy(*buf + *len, p, n);
 	*len += n;
 	return 0;
 }
@@ -406,18 +412,31 @@ count_error(struct bench *b, struct slot *s, enum error_kind kind)
 	}
 }
 
+/*
+ * Takes one request from the budget: 1 with its intended send time and
+ * whether it counts, or 0 when none may start now.
+ */
+static int
+reserve(struct bench *b, long long now, long long *intended, int *counted)
+{
+	if (!may_issue(b, now, intended))
+		return 0;
+	*counted = measuring(b, now);
+	if (*counted)
+		b->issued++;
+	b->rate_sent++;
+	return 1;
+}
+
 /* A failed connect uses up the request it was opened for. */
 static void
-connect_failed(struct bench *b)
+connect_failed(struct bconn *c)
 {
-	long long	 now = now_us();
-
-	if (!measuring(b, now))
-		return;
-	b->errors[ERR_CONNECT]++;
-	b->done++;
-	if (b->total > 0)
-		b->issued++;
+	if (c->reserved && c->reserved_counted) {
+		c->b->errors[ERR_CONNECT]++;
+		c->b->done++;
+	}
+	c->reserved = 0;
 }
 
 /* Queues the next request on c; 0, or -1 when none may start. */
@@ -430,9 +449,9 @@ bconn_issue(struct bconn *c, long long now)
 	long long		 intended;
 	size_t			 i;
 	uint8_t			*p;
-	int			 k;
+	int			 k, counted;
 
-	if (c->busy >= b->inflight || !may_issue(b, now, &intended))
+	if (c->busy >= b->inflight)
 		return -1;
 	for (k = 0; k < b->inflight; k++)
 		if (!c->slots[k].busy) {
@@ -442,7 +461,6 @@ bconn_issue(struct bconn *c, long long now)
 	if (s == NULL)
 		return -1;
 	rb = &b->reqs[b->next_req];
-	b->next_req = (b->next_req + 1) % b->nreqs;
 	if (c->wlen + rb->len > c->wcap) {
 		size_t	 cap = c->wlen + rb->len;
 
@@ -451,6 +469,13 @@ bconn_issue(struct bconn *c, long long now)
 		c->wbuf = p;
 		c->wcap = cap;
 	}
+	if (c->reserved) {
+		intended = c->reserved_intended;
+		counted = c->reserved_counted;
+		c->reserved = 0;
+	} else if (!reserve(b, now, &intended, &counted))
+		return -1;
+	b->next_req = (b->next_req + 1) % b->nreqs;
 	p = c->wbuf + c->wlen;
 	memcpy(p, rb->bytes, rb->len);
 	for (i = 0; i < rb->nid; i++)
@@ -460,10 +485,7 @@ bconn_issue(struct bconn *c, long long now)
 	s->start_us = intended;
 	s->head_len = 0;
 	s->status = 0;
-	s->counted = measuring(b, now);
-	if (s->counted)
-		b->issued++;
-	b->rate_sent++;
+	s->counted = counted;
 	c->busy++;
 	return 0;
 }
@@ -652,7 +674,7 @@ bconn_on_io(void *arg, int fd, int revents)
 
 	if (c->state == BC_CONNECTING) {
 		if (addr_connect_result(fd) == -1) {
-			connect_failed(c->b);
+			connect_failed(c);
 			bconn_close(c, BC_IDLE);
 			return;
 		}
@@ -683,12 +705,13 @@ static void
 bconn_start(struct bconn *c)
 {
 	struct bench	*b = c->b;
-	long long	 intended, now = now_us();
+	long long	 now = now_us();
 
-	if (!may_issue(b, now, &intended))
+	if (!reserve(b, now, &c->reserved_intended, &c->reserved_counted))
 		return;
+	c->reserved = 1;
 	if ((c->fd = addr_connect_start(&b->addr)) == -1) {
-		connect_failed(b);
+		connect_failed(c);
 		return;
 	}
 	if (ev_set(b->ev, c->fd, POLLOUT, bconn_on_io, c) == -1) {
@@ -700,26 +723,38 @@ bconn_start(struct bconn *c)
 }
 
 /*
- * Connections that the application accepted but never answers (with -k,
- * php-fpm and libfcgi serve one connection per process) would hold the
- * last requests forever: once every other request is done, their requests
- * are taken back and given to the connections that work.
+ * With -k, php-fpm and libfcgi serve one connection per process: the
+ * connections beyond their process count are accepted by the kernel and
+ * then never answered.  One that has completed nothing while others
+ * complete, its oldest request waiting well past the usual latency, is
+ * set aside and its requests go back to the budget for the others.
  */
 static void
 bench_reclaim_stalled(struct bench *b, long long now)
 {
 	struct bconn	*c;
+	long long	 oldest, wait;
 	int		 i, k, working = 0;
 
-	for (i = 0; i < b->nconns; i++)
-		if (b->conns[i].completed > 0 &&
-		    b->conns[i].state != BC_STALLED)
-			working++;
-	if (working == 0 || now - b->last_completion_us < STALL_MS * 1000LL)
+	if (!b->keep)
 		return;
+	for (i = 0; i < b->nconns; i++)
+		if (b->conns[i].completed > 0)
+			working++;
+	if (working == 0)
+		return;
+	wait = STALL_MS * 1000LL;
+	if (b->hist.n > 0 && 4 * b->hist.sum / (double)b->hist.n > wait)
+		wait = (long long)(4 * b->hist.sum / (double)b->hist.n);
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
-		if (c->completed > 0 || c->busy == 0 || c->state == BC_STALLED)
+		if (c->completed > 0 || c->busy == 0 || c->state != BC_OPEN)
+			continue;
+		oldest = now;
+		for (k = 0; k < b->inflight; k++)
+			if (c->slots[k].busy && c->slots[k].start_us < oldest)
+				oldest = c->slots[k].start_us;
+		if (now - oldest < wait)
 			continue;
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].counted)
@@ -765,7 +800,7 @@ bench_busy(struct bench *b)
 	int	 i;
 
 	for (i = 0; i < b->nconns; i++)
-		if (b->conns[i].busy > 0)
+		if (b->conns[i].busy > 0 || b->conns[i].reserved)
 			return 1;
 	return 0;
 }
@@ -1233,7 +1268,7 @@ cmd_bench(int argc, char **argv)
 	now = now_us();
 	if (b->progress)
 		fputc('\n', stderr);
-	for (k = 0; k < b->nconns; k++)
+	for (k = 0; k < b->nconns && b->keep; k++)
 		if (b->conns[k].completed == 0 && b->conns[k].busy > 0 &&
 		    b->conns[k].state == BC_OPEN)
 			b->stalled++;
@@ -1248,8 +1283,11 @@ cmd_bench(int argc, char **argv)
 	report(b, secs, method);
 	for (k = 0; k < ERR_KINDS; k++)
 		errs += b->errors[k];
-	if (errs == 0)
-		rc = b->done > 0 ? 0 : EX_UNAVAILABLE;
+	if (errs == 0 && b->done == 0) {
+		warnx("%s: no request completed", b->address);
+		rc = 1;
+	} else if (errs == 0)
+		rc = 0;
 	else if (errs == b->errors[ERR_CONNECT] && b->done == (long long)errs)
 		rc = EX_UNAVAILABLE;
 	else
