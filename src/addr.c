@@ -331,15 +331,22 @@ is_listening_socket(int fd)
 }
 
 int
-addr_inherited_listener(void)
+addr_systemd_socket(void)
 {
 	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	char		 self[32];
-	int		 fd = -1, flags;
 
 	snprintf(self, sizeof(self), "%ld", (long)getpid());
-	if (pid != NULL && fds != NULL && strcmp(pid, self) == 0 &&
-	    strcmp(fds, "0") != 0 && is_listening_socket(3))
+	return pid != NULL && fds != NULL && strcmp(pid, self) == 0 &&
+	    strcmp(fds, "0") != 0;
+}
+
+int
+addr_inherited_listener(void)
+{
+	int	 fd = -1, flags;
+
+	if (addr_systemd_socket() && is_listening_socket(3))
 		fd = 3;
 	else if (is_listening_socket(0))
 		fd = 0;

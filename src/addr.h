@@ -56,6 +56,9 @@ int	 addr_connect_result(int fd);
 int	 addr_listen(const struct addr *, int backlog, mode_t mode, uid_t uid,
 	    gid_t gid, char *err, size_t errlen);
 
+/* Whether systemd's LISTEN_PID and LISTEN_FDS hand this process fd 3. */
+int	 addr_systemd_socket(void);
+
 /*
  * A listening socket handed over by whoever started us: systemd's
  * LISTEN_FDS (fd 3, when LISTEN_PID is ours), else fd 0 when it is a

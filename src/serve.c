@@ -810,9 +810,11 @@ req_build_env(struct req *r, const char *script_name, const char *path_info,
 		r->envp[n++] = p;
 		p = env_append(p, "PATH_INFO", 9, path_info, strlen(path_info));
 	}
-	r->envp[n++] = p;
-	memcpy(p, "PATH=" CGI_PATH, sizeof("PATH=" CGI_PATH));
-	p += sizeof("PATH=" CGI_PATH);
+	if (!extra_env_has(srv, "PATH", 4)) {
+		r->envp[n++] = p;
+		memcpy(p, "PATH=" CGI_PATH, sizeof("PATH=" CGI_PATH));
+		p += sizeof("PATH=" CGI_PATH);
+	}
 	for (i = 0; i < srv->nextra_env; i++) {
 		r->envp[n++] = p;
 		memcpy(p, srv->extra_env[i], strlen(srv->extra_env[i]) + 1);
@@ -1930,11 +1932,6 @@ cmd_serve(int argc, char **argv)
 	int		 ch, allow_root = 0, wait;
 	size_t		 i, n;
 
-	/*
-	 * Whatever descriptors we were started with (but a systemd socket at
-	 * 3) must not reach a CGI, nor take the place of ours.
-	 */
-	closefrom(getenv("LISTEN_FDS") != NULL ? 4 : 3);
 	memset(&srv, 0, sizeof(srv));
 	srv.listen_fd = srv.sig_fd = -1;
 	srv.max_cgi = 32;
@@ -2061,6 +2058,11 @@ cmd_serve(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/*
+	 * Whatever descriptors we were started with, but a systemd socket at
+	 * 3 that is ours to take, must not reach a CGI.
+	 */
+	closefrom(address == NULL && addr_systemd_socket() ? 4 : 3);
 	if (argc > 0)
 		srv.fixed_argv = argv;
 	else if (srv.nroots == 0) {
