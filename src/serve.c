@@ -428,13 +428,12 @@ req_fail_http(struct req *r, int status, const char *why)
 	req_end(r, 0, FCGI_REQUEST_COMPLETE);
 }
 
+/* A fresh pipe end has no status flag but its access mode, which
+ * F_SETFL leaves alone: one call, not a read and a write. */
 static void
 set_nonblock(int fd)
 {
-	int	 flags = fcntl(fd, F_GETFL);
-
-	if (flags != -1)
-		(void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 static void	req_on_stdin(void *, int, int);
