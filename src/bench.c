@@ -991,34 +991,6 @@ usage_bench(FILE *f)
 	    "\taddress [url]\n");
 }
 
-static int
-parse_positive(const char *opt, const char *s, double max, double *v)
-{
-	char	*end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(*v > 0) || *v > max) {
-		warnx("%s %s: expected a number above 0, at most %g", opt, s,
-		    max);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-parse_int(const char *opt, const char *s, long long max, long long *v)
-{
-	const char	*errstr;
-
-	*v = strtonum(s, 1, max, &errstr);
-	if (errstr != NULL) {
-		warnx("%s %s: %s", opt, s, errstr);
-		return -1;
-	}
-	return 0;
-}
-
 enum bench_longopt {
 	OPT_JSON = 256,
 	OPT_URLS,
@@ -1112,12 +1084,12 @@ cmd_bench(int argc, char **argv)
 		}
 		switch (ch) {
 		case 'c':
-			if (parse_int("-c", optarg, 10000, &v) == -1)
+			if (opt_count("-c", optarg, 10000, &v) == -1)
 				goto done;
 			b->nconns = (int)v;
 			break;
 		case 'D':
-			if (parse_positive("-D", optarg, 86400,
+			if (opt_number("-D", optarg, 0, 86400,
 			    &b->duration_s) == -1)
 				goto done;
 			break;
@@ -1129,21 +1101,21 @@ cmd_bench(int argc, char **argv)
 			b->keep = 1;
 			break;
 		case 'm':
-			if (parse_int("-m", optarg, 1000, &v) == -1)
+			if (opt_count("-m", optarg, 1000, &v) == -1)
 				goto done;
 			b->inflight = (int)v;
 			break;
 		case 'n':
-			if (parse_int("-n", optarg, LLONG_MAX / 2, &v) == -1)
+			if (opt_count("-n", optarg, LLONG_MAX / 2, &v) == -1)
 				goto done;
 			b->total = v;
 			break;
 		case 'R':
-			if (parse_positive("-R", optarg, 1e7, &b->rate) == -1)
+			if (opt_number("-R", optarg, 0, 1e7, &b->rate) == -1)
 				goto done;
 			break;
 		case 't':
-			if (parse_positive("-t", optarg, 86400,
+			if (opt_number("-t", optarg, 0, 86400,
 			    &b->timeout_s) == -1)
 				goto done;
 			break;
@@ -1154,7 +1126,7 @@ cmd_bench(int argc, char **argv)
 			urls_file = optarg;
 			break;
 		case OPT_WARMUP:
-			if (parse_positive("--warmup", optarg, 86400,
+			if (opt_number("--warmup", optarg, 0, 86400,
 			    &b->warmup_s) == -1)
 				goto done;
 			break;

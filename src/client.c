@@ -568,21 +568,6 @@ end_request_status(struct exchange *x)
 	}
 }
 
-static int
-parse_timeout(const char *s, double *seconds)
-{
-	char	*end;
-
-	errno = 0;
-	*seconds = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || *seconds < 0 ||
-	    *seconds > 86400 * 365) {
-		warnx("-t %s: expected a number of seconds", s);
-		return -1;
-	}
-	return 0;
-}
-
 /* Connects to address; 0, or an exit status (said). */
 static int
 exchange_open(struct exchange *x, const char *address)
@@ -711,7 +696,7 @@ cmd_connect(int argc, char **argv)
 			}
 			break;
 		case 't':
-			if (parse_timeout(optarg, &x->timeout_s) == -1) {
+			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1) {
 				rc = EX_USAGE;
 				goto done;
 			}
@@ -1104,7 +1089,7 @@ cmd_request(int argc, char **argv)
 			sink->show_headers = 1;
 			break;
 		case 't':
-			if (parse_timeout(optarg, &x->timeout_s) == -1)
+			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1)
 				goto done;
 			break;
 		case 'v':
@@ -1252,7 +1237,7 @@ cmd_values(int argc, char **argv)
 			rc = 0;
 			goto done;
 		case 't':
-			if (parse_timeout(optarg, &x->timeout_s) == -1)
+			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1)
 				goto done;
 			break;
 		case 'v':

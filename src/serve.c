@@ -1808,35 +1808,6 @@ server_tick(struct server *srv)
 }
 
 static int
-parse_count(const char *opt, const char *s, long long max, size_t *out)
-{
-	const char	*errstr;
-
-	*out = (size_t)strtonum(s, 1, max, &errstr);
-	if (errstr != NULL) {
-		warnx("%s %s: %s", opt, s, errstr);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-parse_seconds(const char *opt, const char *s, long long *ms)
-{
-	char	*end;
-	double	 v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > 86400) {
-		warnx("%s %s: expected seconds, more than 0", opt, s);
-		return -1;
-	}
-	*ms = (long long)(v * 1000);
-	return 0;
-}
-
-static int
 parse_allowed(struct server *srv, const char *list)
 {
 	char	*copy, *tok, *save;
@@ -1920,6 +1891,8 @@ cmd_serve(int argc, char **argv)
 	};
 	struct server	 srv;
 	struct passwd	*pw;
+	long long	 num;
+	double		 d;
 	struct addr	 a;
 	sigset_t	 sigs;
 	char		 errbuf[600], real[PATH_MAX], *user = NULL;
@@ -1948,8 +1921,9 @@ cmd_serve(int argc, char **argv)
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			if (parse_count("-c", optarg, 100000, &srv.max_cgi))
+			if (opt_count("-c", optarg, 100000, &num) == -1)
 				return EX_USAGE;
+			srv.max_cgi = (size_t)num;
 			break;
 		case 'e':
 			if (strchr(optarg, '=') == NULL || *optarg == '=') {
@@ -1981,18 +1955,10 @@ cmd_serve(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
-		case 'm': {
-			char	*end;
-
-			errno = 0;
-			mode = (mode_t)strtol(optarg, &end, 8);
-			if (errno != 0 || *end != '\0' || mode > 07777 ||
-			    mode == 0) {
-				warnx("-m %s: expected an octal mode", optarg);
+		case 'm':
+			if (opt_mode("-m", optarg, &mode) == -1)
 				return EX_USAGE;
-			}
 			break;
-		}
 		case 'P': {
 			const char	*v = getenv(optarg);
 			char		*kv;
@@ -2005,8 +1971,9 @@ cmd_serve(int argc, char **argv)
 			break;
 		}
 		case 'q':
-			if (parse_count("-q", optarg, 1000000, &srv.max_queue))
+			if (opt_count("-q", optarg, 1000000, &num) == -1)
 				return EX_USAGE;
+			srv.max_queue = (size_t)num;
 			break;
 		case 'r':
 			if (realpath(optarg, real) == NULL) {
@@ -2020,8 +1987,9 @@ cmd_serve(int argc, char **argv)
 			address = optarg;
 			break;
 		case 't':
-			if (parse_seconds("-t", optarg, &srv.timeout_ms))
+			if (opt_number("-t", optarg, 0, 86400, &d) == -1)
 				return EX_USAGE;
+			srv.timeout_ms = (long long)(d * 1000);
 			break;
 		case 'u':
 			user = optarg;
@@ -2033,22 +2001,24 @@ cmd_serve(int argc, char **argv)
 			allow_root = 1;
 			break;
 		case OPT_GRACE:
-			if (parse_seconds("--grace", optarg, &srv.grace_ms))
+			if (opt_number("--grace", optarg, 0, 86400, &d) == -1)
 				return EX_USAGE;
+			srv.grace_ms = (long long)(d * 1000);
 			break;
 		case OPT_IDLE:
-			if (parse_seconds("--idle", optarg, &srv.idle_ms))
+			if (opt_number("--idle", optarg, 0, 86400, &d) == -1)
 				return EX_USAGE;
+			srv.idle_ms = (long long)(d * 1000);
 			break;
 		case OPT_MAX_CONNS:
-			if (parse_count("--max-conns", optarg, 100000,
-			    &srv.max_conns))
+			if (opt_count("--max-conns", optarg, 100000, &num) == -1)
 				return EX_USAGE;
+			srv.max_conns = (size_t)num;
 			break;
 		case OPT_MAX_PARAMS:
-			if (parse_count("--max-params", optarg, 1 << 30,
-			    &srv.max_params))
+			if (opt_count("--max-params", optarg, 1 << 30, &num) == -1)
 				return EX_USAGE;
+			srv.max_params = (size_t)num;
 			break;
 		default:
 			usage_serve(stderr);
@@ -2135,7 +2105,8 @@ cmd_serve(int argc, char **argv)
 		if (srv.listen_fd == 0) {
 			int	 moved = fcntl(0, F_DUPFD_CLOEXEC, 3);
 
-			if (moved == -1 || open("/dev/null", O_RDONLY) != 0)
+			if (moved == -1 || close(0) == -1 ||
+			    open("/dev/null", O_RDONLY) != 0)
 				err(EX_OSERR, "moving the inherited socket");
 			srv.listen_fd = moved;
 		}

@@ -661,20 +661,6 @@ oserr:
 	return EX_OSERR;
 }
 
-/* An octal file mode for -m; 0, or -1 after saying so. */
-static int
-parse_mode(const char *s, mode_t *mode)
-{
-	size_t	 len = strlen(s);
-
-	if (len == 0 || len > 4 || strspn(s, "01234567") != len ||
-	    (*mode = (mode_t)strtoul(s, NULL, 8)) == 0) {
-		warnx("-m %s: expected an octal mode such as 660", s);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * -a: the peers the application accepts, checked here because a typo
  * there fails only at the first request, and far from this command line.
@@ -756,7 +742,7 @@ cmd_spawn(int argc, char **argv)
 			usage_spawn(stdout);
 			return 0;
 		case 'm':
-			if (parse_mode(optarg, &sp.mode) == -1)
+			if (opt_mode("-m", optarg, &sp.mode) == -1)
 				return EX_USAGE;
 			break;
 		case 'n':

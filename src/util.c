@@ -6,6 +6,8 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,5 +97,48 @@ group_lookup(const char *name, gid_t *gid)
 		return -1;
 	}
 	*gid = gr->gr_gid;
+	return 0;
+}
+
+int
+opt_number(const char *opt, const char *s, int zero_ok, double max,
+    double *v)
+{
+	char	*end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(*v >= 0) ||
+	    (*v == 0 && !zero_ok) || *v > max) {
+		warnx("%s %s: expected a number %s 0, at most %g", opt, s,
+		    zero_ok ? "from" : "above", max);
+		return -1;
+	}
+	return 0;
+}
+
+int
+opt_count(const char *opt, const char *s, long long max, long long *v)
+{
+	const char	*errstr;
+
+	*v = strtonum(s, 1, max, &errstr);
+	if (errstr != NULL) {
+		warnx("%s %s: %s (1 to %lld)", opt, s, errstr, max);
+		return -1;
+	}
+	return 0;
+}
+
+int
+opt_mode(const char *opt, const char *s, mode_t *mode)
+{
+	size_t	 len = strlen(s);
+
+	if (len == 0 || len > 5 || strspn(s, "01234567") != len ||
+	    (*mode = (mode_t)strtoul(s, NULL, 8)) == 0 || *mode > 07777) {
+		warnx("%s %s: expected an octal mode such as 660", opt, s);
+		return -1;
+	}
 	return 0;
 }

@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# fcgi-bridge serve as an operator runs it: TCP listeners and
+# FCGI_WEB_SERVER_ADDRS (IPv4 and IPv6), the warning for a listener beyond
+# loopback, privilege drop, the socket file's mode, a socket inherited on
+# fd 0.  Each test starts its own serve and stops it by PID.
+
+load lib/helpers
+load lib/serve
+
+setup_file() {
+	fb_tmp_create
+	# World-readable, so that a CGI run as nobody can be executed.
+	WWW=$(mktemp -d /tmp/fcgi-bridge-www.XXXXXX)
+	chmod 755 "$WWW"
+	cat >"$WWW/id.cgi" <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\nuid=%s\n' "$(id -u)"
+CGI
+	chmod 755 "$WWW/id.cgi"
+	export WWW
+}
+
+teardown_file() {
+	rm -rf "${WWW:-/nonexistent}"
+	fb_tmp_remove
+}
+
+teardown() {
+	[ -z "${OWN_PID:-}" ] || stop_pid "$OWN_PID"
+}
+
+# own_serve LOG ARGS...: starts serve with ARGS in the background (OWN_PID)
+# and waits, bounded, for its "listening on" log line.
+own_serve() {
+	local log=$1 i
+	shift
+	"$FB" serve "$@" </dev/null >>"$log" 2>&1 &
+	OWN_PID=$!
+	echo "$OWN_PID" >>"$FB_TMP/pids"
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$log" 2>/dev/null && return 0
+		alive "$OWN_PID" || { cat "$log" >&2; return 1; }
+		sleep 0.1
+	done
+	cat "$log" >&2
+	return 1
+}
+
+# ask ADDRESS: the id.cgi request through fcgi-bridge request.
+ask() {
+	run timeout 20 "$FB" request -r "$WWW" "$1" /id.cgi
+}
+
+@test "FCGI_WEB_SERVER_ADDRS: a TCP peer in the list is served" {
+	port=$(free_tcp_port)
+	FCGI_WEB_SERVER_ADDRS=127.0.0.1 own_serve "$FB_TMP/a.log" \
+	    --allow-root -s "127.0.0.1:$port" -r "$WWW"
+	ask "127.0.0.1:$port"
+	[ "$status" -eq 0 ]
+	[ "$output" = "uid=$(id -u)" ]
+}
+
+@test "FCGI_WEB_SERVER_ADDRS: a TCP peer not in the list is refused, with a log line" {
+	port=$(free_tcp_port)
+	FCGI_WEB_SERVER_ADDRS=127.0.0.2,10.9.8.7 own_serve "$FB_TMP/b.log" \
+	    --allow-root -s "127.0.0.1:$port" -r "$WWW"
+	ask "127.0.0.1:$port"
+	[ "$status" -eq 76 ]
+	grep -q 'refused: not in FCGI_WEB_SERVER_ADDRS' "$FB_TMP/b.log"
+}
+
+@test "FCGI_WEB_SERVER_ADDRS: an IPv6 peer in the list is served" {
+	port=$(free_tcp_port)
+	FCGI_WEB_SERVER_ADDRS=::1 own_serve "$FB_TMP/c.log" \
+	    --allow-root -s "[::1]:$port" -r "$WWW"
+	ask "[::1]:$port"
+	[ "$status" -eq 0 ]
+	[ "$output" = "uid=$(id -u)" ]
+}
+
+@test "FCGI_WEB_SERVER_ADDRS: an IPv6 peer not in the list is refused" {
+	port=$(free_tcp_port)
+	FCGI_WEB_SERVER_ADDRS=127.0.0.1 own_serve "$FB_TMP/d.log" \
+	    --allow-root -s "[::1]:$port" -r "$WWW"
+	ask "[::1]:$port"
+	[ "$status" -eq 76 ]
+	grep -q '\[::1\]:[0-9]*: refused' "$FB_TMP/d.log"
+}
+
+@test "FCGI_WEB_SERVER_ADDRS: a word that is not an address is a usage error" {
+	run env FCGI_WEB_SERVER_ADDRS=localhost timeout 10 "$FB" serve \
+	    --allow-root -s "$FB_TMP/e.sock" -r "$WWW"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"localhost is not an IP address"* ]]
+}
+
+@test "a TCP listener beyond loopback without FCGI_WEB_SERVER_ADDRS logs a warning" {
+	port=$(free_tcp_port)
+	own_serve "$FB_TMP/f.log" --allow-root -s "0.0.0.0:$port" -r "$WWW"
+	grep -q 'listening beyond loopback without FCGI_WEB_SERVER_ADDRS' \
+	    "$FB_TMP/f.log"
+}
+
+@test "a loopback TCP listener logs no such warning" {
+	port=$(free_tcp_port)
+	own_serve "$FB_TMP/g.log" --allow-root -s "127.0.0.1:$port" -r "$WWW"
+	! grep -q 'beyond loopback' "$FB_TMP/g.log"
+}
+
+@test "-u nobody: the CGI runs as nobody, after serve bound its socket as root" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	own_serve "$FB_TMP/h.log" -u nobody -s "$WWW/h.sock" -r "$WWW"
+	ask "$WWW/h.sock"
+	[ "$status" -eq 0 ]
+	[ "$output" = "uid=$(id -u nobody)" ]
+	[ "$(awk '/^Uid:/ { print $2 }' /proc/"$OWN_PID"/status)" = \
+	    "$(id -u nobody)" ]
+}
+
+@test "-u root without --allow-root is refused, exit 64" {
+	run timeout 10 "$FB" serve -u root -s "$FB_TMP/i.sock" -r "$WWW"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"as root"* ]]
+	[ ! -e "$FB_TMP/i.sock" ]
+}
+
+@test "-m 600 gives the socket file that mode" {
+	own_serve "$FB_TMP/j.log" --allow-root -m 600 -s "$FB_TMP/j.sock" \
+	    -r "$WWW"
+	[ "$(stat -c %a "$FB_TMP/j.sock")" = 600 ]
+}
+
+@test "a listening socket on fd 0 is taken when there is no -s" {
+	python3 "$BATS_TEST_DIRNAME/lib/listen-exec.py" "$FB_TMP/k.sock" \
+	    "$FB" serve --allow-root -r "$WWW" >>"$FB_TMP/k.log" 2>&1 &
+	OWN_PID=$!
+	echo "$OWN_PID" >>"$FB_TMP/pids"
+	wait_for_socket "$FB_TMP/k.sock"
+	ask "$FB_TMP/k.sock"
+	[ "$status" -eq 0 ]
+	[ "$output" = "uid=$(id -u)" ]
+	grep -q 'listening on an inherited socket' "$FB_TMP/k.log"
+}
