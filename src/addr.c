@@ -181,18 +181,22 @@ addr_connect_result(int fd)
 }
 
 int
-addr_connect_start(const struct addr *a)
+addr_connect_start(const struct addr *a, int *in_progress)
 {
 	int	 fd, saved;
 
 	if ((fd = addr_socket(&a->ss[0])) == -1)
 		return -1;
+	*in_progress = 0;
 	if (connect(fd, (const struct sockaddr *)&a->ss[0], a->sslen[0]) ==
-	    -1 && errno != EINPROGRESS) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
+	    -1) {
+		if (errno != EINPROGRESS) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		*in_progress = 1;
 	}
 	return fd;
 }

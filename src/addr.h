@@ -35,11 +35,12 @@ int	 addr_is_unix(const struct addr *);
 int	 addr_connect(const struct addr *, int timeout_ms);
 
 /*
- * Starts a non-blocking connect to the first candidate.  Returns the socket
- * (connected or in progress: wait for POLLOUT, then addr_connect_result),
- * or -1 with errno set.
+ * Starts a non-blocking connect to the first candidate.  Returns the
+ * socket, with *in_progress 0 when it is connected already (a Unix socket
+ * usually is) or 1 when it is not (wait for POLLOUT, then
+ * addr_connect_result), or -1 with errno set.
  */
-int	 addr_connect_start(const struct addr *);
+int	 addr_connect_start(const struct addr *, int *in_progress);
 /* After POLLOUT on a socket from addr_connect_start: 0, or -1 with errno. */
 int	 addr_connect_result(int fd);
 

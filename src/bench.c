@@ -656,8 +656,14 @@ bconn_read(struct bconn *c)
 	}
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
+	if (!c->b->keep && c->busy == 0 && addr_is_unix(&c->b->addr)) {
+		bconn_close(c, BC_IDLE);
+		bconn_start(c);
+		return;
+	}
 	if (!c->b->keep && c->busy == 0) {
-		/* Let the application close first: TIME_WAIT stays there. */
+		/* Over TCP, the application closes first, so that TIME_WAIT
+		 * and its hold on a port stay on its side. */
 		c->state = BC_ENDING;
 		c->ending_since = now_us();
 		ev_events(c->b->ev, c->fd, POLLIN);
@@ -706,11 +712,12 @@ bconn_start(struct bconn *c)
 {
 	struct bench	*b = c->b;
 	long long	 now = now_us();
+	int		 in_progress;
 
 	if (!reserve(b, now, &c->reserved_intended, &c->reserved_counted))
 		return;
 	c->reserved = 1;
-	if ((c->fd = addr_connect_start(&b->addr)) == -1) {
+	if ((c->fd = addr_connect_start(&b->addr, &in_progress)) == -1) {
 		connect_failed(c);
 		return;
 	}
@@ -720,6 +727,10 @@ bconn_start(struct bconn *c)
 		return;
 	}
 	c->state = BC_CONNECTING;
+	if (!in_progress) {
+		c->state = BC_OPEN;
+		bconn_fill(c);
+	}
 }
 
 /*
