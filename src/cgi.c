@@ -261,6 +261,41 @@ url_path_normalise(const char *in, size_t len, char *out)
 	return 0;
 }
 
+/*
+ * The request path runs no printf: its code and locale data would be most
+ * of what a one-shot request maps in.
+ */
+static char *
+str_join(const char *a, const char *b, const char *c)
+{
+	size_t	 la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char	*s;
+
+	if ((s = malloc(la + lb + lc + 1)) == NULL)
+		return NULL;
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c, lc + 1);
+	return s;
+}
+
+/* v >= 0 in decimal, in buf (room for 24); returns buf. */
+static const char *
+decimal(long long v, char *buf)
+{
+	char	 tmp[24];
+	size_t	 n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 && n < sizeof(tmp) - 1);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return buf;
+}
+
 /* SCRIPT_NAME's length within path, by the rules the man page gives. */
 static size_t
 script_name_split(const char *path, const char *docroot, int docroot_given)
@@ -436,11 +471,9 @@ cgi_env_from_url(struct cgi_env *env, const struct cgi_url_request *req,
 		    cgi_env_setstr(env, "PATH_INFO", path + slen) == -1)
 			goto nomem;
 	}
-	if (asprintf(&file, "%s%s", docroot, cgi_env_get(env,
-	    "SCRIPT_NAME")) == -1) {
-		file = NULL;
+	if ((file = str_join(docroot, cgi_env_get(env, "SCRIPT_NAME"), "")) ==
+	    NULL)
 		goto nomem;
-	}
 	if (cgi_env_setstr(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
 	    cgi_env_setstr(env, "SERVER_SOFTWARE", "fcgi-bridge/"
 	    FCGI_BRIDGE_VERSION) == -1 ||
@@ -464,8 +497,8 @@ cgi_env_from_url(struct cgi_env *env, const struct cgi_url_request *req,
 	    cgi_env_setstr(env, "HTTPS", "on") == -1)
 		goto nomem;
 	if (req->content_length >= 0) {
-		snprintf(num, sizeof(num), "%lld", req->content_length);
-		if (cgi_env_setstr(env, "CONTENT_LENGTH", num) == -1 ||
+		if (cgi_env_setstr(env, "CONTENT_LENGTH",
+		    decimal(req->content_length, num)) == -1 ||
 		    cgi_env_setstr(env, "CONTENT_TYPE",
 		    "application/x-www-form-urlencoded") == -1)
 			goto nomem;
@@ -474,10 +507,10 @@ cgi_env_from_url(struct cgi_env *env, const struct cgi_url_request *req,
 	    (strcmp(port, "443") == 0 && strcmp(scheme, "https") == 0))
 		rc = cgi_env_setstr(env, "HTTP_HOST", host);
 	else {
-		char	 hostport[sizeof(host) + sizeof(port) + 1];
+		char	*hostport = str_join(host, ":", port);
 
-		snprintf(hostport, sizeof(hostport), "%s:%s", host, port);
-		rc = cgi_env_setstr(env, "HTTP_HOST", hostport);
+		rc = hostport ? cgi_env_setstr(env, "HTTP_HOST", hostport) : -1;
+		free(hostport);
 	}
 	if (rc == -1)
 		goto nomem;
