@@ -8,14 +8,17 @@
 #include "ev.h"
 
 struct ev_watch {
-	ev_fn	*fn;
+	ev_fn	*fn;		/* NULL: a freed slot */
 	void	*arg;
+	int	 fd;
 };
 
 /*
  * pfd[i] and watch[i] describe slot i; slot_of[fd] is fd's slot, or -1.
- * A slot freed during a dispatch is marked (fd -1) and packed away after
- * it, so that the slots being walked never move under the walk.
+ * A slot freed during a dispatch is marked (no fn) and packed away after
+ * it, so that the slots being walked never move under the walk.  A
+ * descriptor watched for no event has pfd.fd -1, which poll skips: even a
+ * hang-up, which poll reports whatever the events, then waits.
  */
 struct ev {
 	struct pollfd	*pfd;
@@ -87,20 +90,25 @@ ev_set(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
 		}
 		slot = (int)ev->n++;
 		ev->slot_of[fd] = slot;
-		ev->pfd[slot].fd = fd;
 		ev->pfd[slot].revents = 0;
 	}
+	ev->pfd[slot].fd = events ? fd : -1;
 	ev->pfd[slot].events = events;
 	ev->watch[slot].fn = fn;
 	ev->watch[slot].arg = arg;
+	ev->watch[slot].fd = fd;
 	return 0;
 }
 
 void
 ev_events(struct ev *ev, int fd, short events)
 {
-	if ((size_t)fd < ev->nslot_of && ev->slot_of[fd] != -1)
-		ev->pfd[ev->slot_of[fd]].events = events;
+	int	 slot;
+
+	if ((size_t)fd >= ev->nslot_of || (slot = ev->slot_of[fd]) == -1)
+		return;
+	ev->pfd[slot].fd = events ? fd : -1;
+	ev->pfd[slot].events = events;
 }
 
 static void
@@ -109,11 +117,11 @@ ev_pack(struct ev *ev)
 	size_t	 i, j = 0;
 
 	for (i = 0; i < ev->n; i++) {
-		if (ev->pfd[i].fd == -1)
+		if (ev->watch[i].fn == NULL)
 			continue;
 		ev->pfd[j] = ev->pfd[i];
 		ev->watch[j] = ev->watch[i];
-		ev->slot_of[ev->pfd[j].fd] = (int)j;
+		ev->slot_of[ev->watch[j].fd] = (int)j;
 		j++;
 	}
 	ev->n = j;
@@ -153,7 +161,7 @@ ev_run_once(struct ev *ev, int timeout_ms)
 		rc--;
 		ev->pfd[i].revents = 0;
 		if (ev->watch[i].fn != NULL)
-			ev->watch[i].fn(ev->watch[i].arg, ev->pfd[i].fd,
+			ev->watch[i].fn(ev->watch[i].arg, ev->watch[i].fd,
 			    revents);
 	}
 	ev->dispatching = 0;

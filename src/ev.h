@@ -14,8 +14,9 @@ typedef void ev_fn(void *arg, int fd, int revents);
 struct ev	*ev_new(void);
 void		 ev_free(struct ev *);
 /*
- * Watches fd for events (POLLIN, POLLOUT; 0 keeps it registered but
- * quiet), calling fn(arg, fd, revents).  Adds fd or changes its watch.
+ * Watches fd for events (POLLIN, POLLOUT; 0 keeps the callback but stops
+ * watching, so that not even a hang-up is reported until events are set
+ * again), calling fn(arg, fd, revents).  Adds fd or changes its watch.
  * Returns 0, or -1 when out of memory.
  */
 int		 ev_set(struct ev *, int fd, short events, ev_fn *, void *arg);
