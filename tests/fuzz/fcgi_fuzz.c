@@ -279,13 +279,18 @@ check_chunks(const uint8_t *data, size_t size, size_t max)
 		REQUIRE(n <= eff);
 		lim = size - off < eff ? size - off : eff;
 		if (n < lim) {
-			/* Short of the limit: whole pairs, the next not fitting. */
-			for (p = 0; p < n; p += (size_t)r) {
-				r = fcgi_nv_parse(data + off + p, n - p,
+			/*
+			 * Short of the limit: the chunk ends where a pair ends
+			 * (walking the stream from its start, as a chunk may
+			 * begin with the rest of a split pair), and the next
+			 * pair would not have fitted.
+			 */
+			for (p = 0; p < off + n; p += (size_t)r) {
+				r = fcgi_nv_parse(data + p, size - p,
 				    FCGI_MAX_NV_LEN, &nv);
 				REQUIRE(r > 0);
 			}
-			REQUIRE(p == n);
+			REQUIRE(p == off + n);
 			r = fcgi_nv_parse(data + off + n, size - off - n,
 			    FCGI_MAX_NV_LEN, &nv);
 			REQUIRE(r <= 0 || (size_t)r > eff - n);
