@@ -1901,8 +1901,8 @@ cmd_serve(int argc, char **argv)
 	mode_t		 mode = 0;
 	uid_t		 uid = (uid_t)-1, sock_uid = (uid_t)-1;
 	gid_t		 gid = (gid_t)-1, sock_gid = (gid_t)-1;
-	int		 ch, allow_root = 0, wait;
-	size_t		 i, n;
+	int		 ch, allow_root = 0, wait, rc;
+	size_t		 i;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.listen_fd = srv.sig_fd = -1;
@@ -1922,13 +1922,13 @@ cmd_serve(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			if (opt_count("-c", optarg, 100000, &num) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.max_cgi = (size_t)num;
 			break;
 		case 'e':
 			if (strchr(optarg, '=') == NULL || *optarg == '=') {
 				warnx("-e %s: expected NAME=VALUE", optarg);
-				return EX_USAGE;
+				goto usage;
 			}
 			if ((srv.extra_env[srv.nextra_env++] =
 			    strdup(optarg)) == NULL)
@@ -1945,19 +1945,20 @@ cmd_serve(int argc, char **argv)
 			break;
 		case 'h':
 			usage_serve(stdout);
-			return 0;
+			rc = 0;
+			goto done;
 		case 'l':
 			if (strcmp(optarg, "syslog") == 0)
 				srv.use_syslog = 1;
 			else if (strcmp(optarg, "stderr") != 0) {
 				warnx("-l %s: expected stderr or syslog",
 				    optarg);
-				return EX_USAGE;
+				goto usage;
 			}
 			break;
 		case 'm':
 			if (opt_mode("-m", optarg, &mode) == -1)
-				return EX_USAGE;
+				goto usage;
 			break;
 		case 'P': {
 			const char	*v = getenv(optarg);
@@ -1972,13 +1973,13 @@ cmd_serve(int argc, char **argv)
 		}
 		case 'q':
 			if (opt_count("-q", optarg, 1000000, &num) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.max_queue = (size_t)num;
 			break;
 		case 'r':
 			if (realpath(optarg, real) == NULL) {
 				warn("-r %s", optarg);
-				return EX_USAGE;
+				goto usage;
 			}
 			if ((srv.roots[srv.nroots++] = strdup(real)) == NULL)
 				err(EX_OSERR, NULL);
@@ -1988,7 +1989,7 @@ cmd_serve(int argc, char **argv)
 			break;
 		case 't':
 			if (opt_number("-t", optarg, 0, 86400, &d) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.timeout_ms = (long long)(d * 1000);
 			break;
 		case 'u':
@@ -2002,27 +2003,27 @@ cmd_serve(int argc, char **argv)
 			break;
 		case OPT_GRACE:
 			if (opt_number("--grace", optarg, 0, 86400, &d) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.grace_ms = (long long)(d * 1000);
 			break;
 		case OPT_IDLE:
 			if (opt_number("--idle", optarg, 0, 86400, &d) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.idle_ms = (long long)(d * 1000);
 			break;
 		case OPT_MAX_CONNS:
 			if (opt_count("--max-conns", optarg, 100000, &num) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.max_conns = (size_t)num;
 			break;
 		case OPT_MAX_PARAMS:
 			if (opt_count("--max-params", optarg, 1 << 30, &num) == -1)
-				return EX_USAGE;
+				goto usage;
 			srv.max_params = (size_t)num;
 			break;
 		default:
 			usage_serve(stderr);
-			return EX_USAGE;
+			goto usage;
 		}
 	}
 	argc -= optind;
@@ -2038,7 +2039,7 @@ cmd_serve(int argc, char **argv)
 		warnx("serve: nothing to run: give -r DIR for the scripts "
 		    "that SCRIPT_FILENAME names, or -- PROGRAM");
 		usage_serve(stderr);
-		return EX_USAGE;
+		goto usage;
 	}
 	/* Found now: the CGI's working directory is not ours. */
 	if (srv.fixed_argv != NULL &&
@@ -2046,31 +2047,31 @@ cmd_serve(int argc, char **argv)
 	    access(real, X_OK) == -1 ||
 	    (srv.fixed_program = strdup(real)) == NULL)) {
 		warn("%s", srv.fixed_argv[0]);
-		return EX_USAGE;
+		goto usage;
 	}
 	if (user != NULL) {
 		if (user_lookup(user, &pw) == -1)
-			return EX_USAGE;
+			goto usage;
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
 	if (group != NULL && group_lookup(group, &gid) == -1)
-		return EX_USAGE;
+		goto usage;
 	if (sock_user != NULL) {
 		if (user_lookup(sock_user, &pw) == -1)
-			return EX_USAGE;
+			goto usage;
 		sock_uid = pw->pw_uid;
 	}
 	if (sock_group != NULL && group_lookup(sock_group, &sock_gid) == -1)
-		return EX_USAGE;
+		goto usage;
 	if ((user != NULL ? uid : geteuid()) == 0 && !allow_root) {
 		warnx("serve: CGIs would run as root: give -u USER, or "
 		    "--allow-root");
-		return EX_USAGE;
+		goto usage;
 	}
 	if ((webaddrs = getenv("FCGI_WEB_SERVER_ADDRS")) != NULL &&
 	    parse_allowed(&srv, webaddrs) == -1)
-		return EX_USAGE;
+		goto usage;
 	log_to_syslog = srv.use_syslog;
 	if (log_to_syslog)
 		openlog("fcgi-bridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -2078,7 +2079,7 @@ cmd_serve(int argc, char **argv)
 	if (address != NULL) {
 		if (addr_parse(address, &a, errbuf, sizeof(errbuf)) == -1) {
 			warnx("%s", errbuf);
-			return EX_USAGE;
+			goto usage;
 		}
 		if (std_fds_open() == -1)
 			err(EX_OSERR, "/dev/null");
@@ -2086,7 +2087,8 @@ cmd_serve(int argc, char **argv)
 		    errbuf, sizeof(errbuf));
 		if (srv.listen_fd == -1) {
 			warnx("%s", errbuf);
-			return EX_UNAVAILABLE;
+			rc = EX_UNAVAILABLE;
+			goto done;
 		}
 		if (addr_is_unix(&a))
 			strlcpy(srv.unix_path, ((struct sockaddr_un *)
@@ -2099,7 +2101,7 @@ cmd_serve(int argc, char **argv)
 		warnx("serve: no -s ADDRESS, and no listening socket on fd 0 "
 		    "or from systemd (LISTEN_FDS)");
 		usage_serve(stderr);
-		return EX_USAGE;
+		goto usage;
 	} else {
 		/* fd 0 was the socket: the CGIs' stdin comes from pipes. */
 		if (srv.listen_fd == 0) {
@@ -2154,9 +2156,17 @@ cmd_serve(int argc, char **argv)
 		}
 	}
 	slog(LOG_INFO, "stopped");
+	rc = 0;
+	goto done;
+usage:
+	rc = EX_USAGE;
+done:
 	ev_free(srv.ev);
-	close(srv.sig_fd);
-	for (i = 0, n = srv.nroots; i < n; i++)
+	if (srv.sig_fd != -1)
+		close(srv.sig_fd);
+	if (srv.listen_fd != -1)
+		close(srv.listen_fd);
+	for (i = 0; i < srv.nroots; i++)
 		free(srv.roots[i]);
 	free(srv.roots);
 	for (i = 0; i < srv.nextra_env; i++)
@@ -2164,5 +2174,5 @@ cmd_serve(int argc, char **argv)
 	free(srv.extra_env);
 	free(srv.allowed);
 	free(srv.fixed_program);
-	return 0;
+	return rc;
 }
