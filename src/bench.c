@@ -619,7 +619,8 @@ bconn_read(struct bconn *c)
 		bconn_fail(c, n == 0 && c->rlen > 0 ? ERR_PROTOCOL : ERR_RESET);
 		return;
 	}
-	c->b->bytes_in += (uint64_t)n;
+	if (measuring(c->b, now_us()))
+		c->b->bytes_in += (uint64_t)n;
 	c->rlen += (size_t)n;
 	while (off < c->rlen) {
 		len = fcgi_record_parse(c->rbuf + off, c->rlen - off, &rec,
@@ -695,7 +696,8 @@ bconn_on_io(void *arg, int fd, int revents)
 			return;
 		}
 		if (n > 0) {
-			c->b->bytes_out += (uint64_t)n;
+			if (measuring(c->b, now_us()))
+				c->b->bytes_out += (uint64_t)n;
 			memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
 			c->wlen -= (size_t)n;
 		}
@@ -862,8 +864,35 @@ json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A JSON array of strings. */
 static void
-report(struct bench *b, double secs, const char *method)
+json_strings(const char *key, char *const *v, size_t n)
+{
+	size_t	 i;
+
+	printf(",\"%s\":[", key);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		json_string(stdout, v[i]);
+	}
+	putchar(']');
+}
+
+/* A JSON string, or null. */
+static void
+json_key_string(const char *key, const char *v)
+{
+	printf(",\"%s\":", key);
+	if (v == NULL)
+		printf("null");
+	else
+		json_string(stdout, v);
+}
+
+static void
+report(struct bench *b, double secs, const char *method,
+    const struct request_spec *spec)
 {
 	const struct histogram	*h = &b->hist;
 	uint64_t		 errs = 0, ok = 0;
@@ -910,6 +939,14 @@ report(struct bench *b, double secs, const char *method)
 		}
 		printf("],\"method\":");
 		json_string(stdout, method);
+		json_strings("headers", spec->headers, spec->url.nheaders);
+		json_strings("params", spec->puts, spec->nputs);
+		json_strings("unset", spec->unsets, spec->nunsets);
+		json_key_string("body", spec->body);
+		json_key_string("docroot", spec->url.docroot);
+		json_key_string("script_name", spec->url.script_name);
+		json_key_string("role", fcgi_role_name(spec->role));
+		json_key_string("data", spec->data);
 		printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
 		    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
 		    "\"rate\":%g,\"timeout_s\":%g}}\n", b->total,
@@ -1263,7 +1300,7 @@ cmd_bench(int argc, char **argv)
 		    "php-fpm and libfcgi serve one connection per process); "
 		    "their requests went to the others", b->stalled,
 		    b->nconns);
-	report(b, secs, method);
+	report(b, secs, method, &spec);
 	for (k = 0; k < ERR_KINDS; k++)
 		errs += b->errors[k];
 	if (errs == 0 && b->done == 0) {
