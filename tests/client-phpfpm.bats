@@ -11,19 +11,7 @@ setup_file() {
 	fb_tmp_create
 	php_fpm_start
 
-	# Every param PHP received, sorted, one NAME=VALUE per line (minus what
-	# PHP adds itself), then the body.
-	php_script env.php <<'EOF'
-<?php
-header('Content-Type: text/plain');
-$skip = ['REQUEST_TIME', 'REQUEST_TIME_FLOAT', 'PHP_SELF', 'argv', 'argc'];
-$s = $_SERVER;
-ksort($s);
-foreach ($s as $k => $v)
-	if (!in_array($k, $skip, true))
-		echo $k, '=', $v, "\n";
-echo 'BODY=', file_get_contents('php://input'), "\n";
-EOF
+	php_env_script
 
 	# Streams the body through an incremental md5 (never holds it), then
 	# prints a fixed block so that the output has some size.

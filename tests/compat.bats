@@ -12,17 +12,7 @@ load lib/compat
 setup_file() {
 	fb_tmp_create
 	php_fpm_start
-	php_script env.php <<'EOF'
-<?php
-header('Content-Type: text/plain');
-$skip = ['REQUEST_TIME', 'REQUEST_TIME_FLOAT', 'PHP_SELF', 'argv', 'argc'];
-$s = $_SERVER;
-ksort($s);
-foreach ($s as $k => $v)
-	if (!in_array($k, $skip, true))
-		echo $k, '=', $v, "\n";
-echo 'BODY=', file_get_contents('php://input'), "\n";
-EOF
+	php_env_script
 	php_script bigenv.php <<'EOF'
 <?php
 header('Content-Type: text/plain');

@@ -173,6 +173,23 @@ php_script() {
 
 # --------------------------------------------------------------- fcgiwrap
 
+# php_env_script: writes env.php, which prints every param PHP received,
+# sorted, one NAME=VALUE per line (minus what PHP adds itself), then the
+# body.
+php_env_script() {
+	php_script env.php <<'EOF'
+<?php
+header('Content-Type: text/plain');
+$skip = ['REQUEST_TIME', 'REQUEST_TIME_FLOAT', 'PHP_SELF', 'argv', 'argc'];
+$s = $_SERVER;
+ksort($s);
+foreach ($s as $k => $v)
+	if (!in_array($k, $skip, true))
+		echo $k, '=', $v, "\n";
+echo 'BODY=', file_get_contents('php://input'), "\n";
+EOF
+}
+
 # fcgiwrap_start: fcgiwrap on "$FCGIWRAP_SOCK"; it runs SCRIPT_FILENAME,
 # scripts live in "$CGI_ROOT" (see cgi_script).
 fcgiwrap_start() {
