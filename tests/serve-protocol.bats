@@ -496,3 +496,24 @@ s.close()' "$sock"
 	[ "$kids" -eq 0 ]
 	[ "$fd1" -eq "$fd0" ]
 }
+
+@test "malformed: 200 seeded mutations of captured records never stop serve, nor leak an fd or a child" {
+	local fd0 fd1 i
+	wait_no_children "$MAIN_PID" 30
+	fd0=$(fd_count "$MAIN_PID")
+	run timeout 200 python3 "$BATS_TEST_DIRNAME/lib/mutate-records.py" \
+	    "unix:$SOCK" "$BATS_TEST_DIRNAME/../../shared/captures" 1 200
+	[ "$status" -eq 0 ]
+	[ "$output" = "sent 200" ]
+	alive "$MAIN_PID"
+	run fcgi bin.cgi exit=0 req:1 read:END_REQUEST
+	[ "$status" -eq 0 ]
+	has_line 'END_REQUEST id=1 app=0 proto=0' <<<"$output"
+	wait_no_children "$MAIN_PID" 30
+	for ((i = 0; i < 50; i++)); do
+		fd1=$(fd_count "$MAIN_PID")
+		[ "$fd1" -eq "$fd0" ] && break
+		sleep 0.1
+	done
+	[ "$fd1" -eq "$fd0" ]
+}
