@@ -377,3 +377,23 @@ FAKE_CGI=$'Content-Type: text/plain\r\n\r\nhello'
 	run --separate-stderr timeout "$T_CMD" "$FB" values "[::1"
 	fails_cleanly 64 "[::1"
 }
+
+@test "connect: 150 seeded mutations of php-fpm's answers each end within the timeout, with no crash" {
+	local i rc n=0
+	fake_start mutated
+	for ((i = 0; i < 150; i++)); do
+		# Not `run`: splitting a 200 KiB answer into lines is slow in bash.
+		rc=0
+		timeout 10 "$FB" connect -t 2 "$FAKE_ADDR" </dev/null >/dev/null \
+		    2>"$FB_TMP/mutated.err" || rc=$?
+		# 124: the timeout command had to kill it; a crash or a
+		# sanitizer report shows on stderr.
+		[ "$rc" -ne 124 ] || { cat "$FB_TMP/mutated.err"; false; }
+		! grep -aqE 'Sanitizer|runtime error|Segmentation' \
+		    "$FB_TMP/mutated.err" || { cat "$FB_TMP/mutated.err"; false; }
+		[ "$rc" -ne 0 ] || n=$((n + 1))
+	done
+	# Some mutations leave a valid answer (a changed body byte), most not.
+	echo "# $n of 150 answers still valid" >&3
+	[ "$n" -lt 150 ]
+}

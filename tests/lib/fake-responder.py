@@ -23,6 +23,10 @@ according to MODE:
   values       GET_VALUES answered with FCGI_MAX_CONNS=10,
                FCGI_MAX_REQS=50, FCGI_MPXS_CONNS=1 (a normal request gets
                the valid answer)
+  mutated      one of php-fpm's captured answers (CAPTURES, default
+               ../../../shared/captures from this file) with 1 to 8 random
+               mutations, seeded by the connection's number: the Nth
+               connection always gets the same bytes
 
 Every received record is logged to stderr.  The PID is written to PIDFILE
 once the socket is listening.  Standard library only.
@@ -108,8 +112,45 @@ def read_request(conn):
     return reqid, "eof"
 
 
+def captured_answers():
+    import glob
+    top = os.environ.get("CAPTURES") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+        "shared", "captures")
+    return [open(f, "rb").read()
+            for f in sorted(glob.glob(os.path.join(top, "phpfpm-*.out.bin")))
+            if os.path.getsize(f) > 0]
+
+
+def mutated(rnd, data):
+    data = bytearray(data)
+    for _ in range(rnd.randint(1, 8)):
+        if not data:
+            data = bytearray(b"\x01")
+        i = rnd.randrange(len(data))
+        op = rnd.random()
+        if op < 0.5:
+            data[i] = rnd.randrange(256)
+        elif op < 0.7:
+            del data[i:i + rnd.randint(1, 16)]
+        elif op < 0.9:
+            data[i:i] = bytes(rnd.randrange(256)
+                              for _ in range(rnd.randint(1, 16)))
+        else:
+            del data[i:]
+    return bytes(data)
+
+
+COUNTER = [0]
+
+
 def answer(conn, mode, reqid, kind, keep):
-    if mode == "garbage":
+    if mode == "mutated":
+        import random
+        COUNTER[0] += 1
+        rnd = random.Random(COUNTER[0])
+        conn.sendall(mutated(rnd, rnd.choice(captured_answers())))
+    elif mode == "garbage":
         # First byte 0xff: not version 1, whatever a reader looks at first.
         conn.sendall(b"\xff" + os.urandom(63))
     elif mode == "truncated":
