@@ -501,7 +501,7 @@ s.close()' "$sock"
 	local fd0 fd1 i
 	wait_no_children "$MAIN_PID" 30
 	fd0=$(fd_count "$MAIN_PID")
-	run timeout 200 python3 "$BATS_TEST_DIRNAME/lib/mutate-records.py" \
+	run timeout 200 python3 "$BATS_TEST_DIRNAME/lib/mutate_records.py" \
 	    "unix:$SOCK" "$BATS_TEST_DIRNAME/../../shared/captures" 1 200
 	[ "$status" -eq 0 ]
 	[ "$output" = "sent 200" ]

@@ -39,6 +39,9 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mutate_records import mutate  # noqa: E402
+
 READ_LIMIT = 5.0
 
 BEGIN_REQUEST, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR, \
@@ -122,25 +125,6 @@ def captured_answers():
             if os.path.getsize(f) > 0]
 
 
-def mutated(rnd, data):
-    data = bytearray(data)
-    for _ in range(rnd.randint(1, 8)):
-        if not data:
-            data = bytearray(b"\x01")
-        i = rnd.randrange(len(data))
-        op = rnd.random()
-        if op < 0.5:
-            data[i] = rnd.randrange(256)
-        elif op < 0.7:
-            del data[i:i + rnd.randint(1, 16)]
-        elif op < 0.9:
-            data[i:i] = bytes(rnd.randrange(256)
-                              for _ in range(rnd.randint(1, 16)))
-        else:
-            del data[i:]
-    return bytes(data)
-
-
 COUNTER = [0]
 
 
@@ -149,7 +133,7 @@ def answer(conn, mode, reqid, kind, keep):
         import random
         COUNTER[0] += 1
         rnd = random.Random(COUNTER[0])
-        conn.sendall(mutated(rnd, rnd.choice(captured_answers())))
+        conn.sendall(mutate(rnd, rnd.choice(captured_answers())))
     elif mode == "garbage":
         # First byte 0xff: not version 1, whatever a reader looks at first.
         conn.sendall(b"\xff" + os.urandom(63))

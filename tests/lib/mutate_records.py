@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Sends seeded random mutations of captured FastCGI records to a server.
 
-usage: mutate-records.py unix:PATH CAPTURES_DIR SEED COUNT
+usage: mutate_records.py unix:PATH CAPTURES_DIR SEED COUNT
+
+(fake-responder.py imports mutate() from here for its mutated mode.)
 
 Each of COUNT connections carries one capture (a web server's side of a
 connection, from CAPTURES_DIR/*.bin) with 1 to 8 mutations: bytes changed,
@@ -69,4 +71,5 @@ def main():
     print("sent", sent)
 
 
-main()
+if __name__ == "__main__":
+    main()
