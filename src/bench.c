@@ -362,6 +362,7 @@ done:
 
 static void	bconn_start(struct bconn *);
 static void	bconn_on_io(void *, int, int);
+static void	bconn_fail(struct bconn *, enum error_kind);
 
 static void
 bconn_close(struct bconn *c, enum bconn_state next)
@@ -490,6 +491,33 @@ bconn_issue(struct bconn *c, long long now)
 	return 0;
 }
 
+/* Sends what c has queued; 0, or -1 when that failed c. */
+static int
+bconn_flush(struct bconn *c)
+{
+	ssize_t	 n;
+
+	if (c->wlen == 0)
+		return 0;
+	n = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		bconn_fail(c, ERR_RESET);
+		return -1;
+	}
+	if (n > 0) {
+		if (measuring(c->b, now_us()))
+			c->b->bytes_out += (uint64_t)n;
+		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+		c->wlen -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Queues what requests may start on c and sends them at once, so that a
+ * request costs no wait for writability and the socket's watch changes
+ * only when a send falls short.
+ */
 static void
 bconn_fill(struct bconn *c)
 {
@@ -500,7 +528,11 @@ bconn_fill(struct bconn *c)
 	while (bconn_issue(c, now) == 0)
 		if (!c->b->keep)
 			break;
-	ev_events(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ? POLLOUT : 0));
+	if (bconn_flush(c) == -1)
+		return;
+	if (ev_set(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ? POLLOUT : 0),
+	    bconn_on_io, c) == -1)
+		bconn_fail(c, ERR_RESET);
 }
 
 /*
@@ -677,7 +709,6 @@ static void
 bconn_on_io(void *arg, int fd, int revents)
 {
 	struct bconn	*c = arg;
-	ssize_t		 n;
 
 	if (c->state == BC_CONNECTING) {
 		if (addr_connect_result(fd) == -1) {
@@ -690,17 +721,8 @@ bconn_on_io(void *arg, int fd, int revents)
 		return;
 	}
 	if ((revents & POLLOUT) && c->wlen > 0) {
-		n = send(fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			bconn_fail(c, ERR_RESET);
+		if (bconn_flush(c) == -1)
 			return;
-		}
-		if (n > 0) {
-			if (measuring(c->b, now_us()))
-				c->b->bytes_out += (uint64_t)n;
-			memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
-			c->wlen -= (size_t)n;
-		}
 		if (c->wlen == 0)
 			ev_events(c->b->ev, fd, POLLIN);
 	}
@@ -723,15 +745,15 @@ bconn_start(struct bconn *c)
 		connect_failed(c);
 		return;
 	}
-	if (ev_set(b->ev, c->fd, POLLOUT, bconn_on_io, c) == -1) {
-		close(c->fd);
-		c->fd = -1;
-		return;
-	}
-	c->state = BC_CONNECTING;
 	if (!in_progress) {
 		c->state = BC_OPEN;
 		bconn_fill(c);
+		return;
+	}
+	c->state = BC_CONNECTING;
+	if (ev_set(b->ev, c->fd, POLLOUT, bconn_on_io, c) == -1) {
+		connect_failed(c);
+		bconn_close(c, BC_IDLE);
 	}
 }
 

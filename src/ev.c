@@ -1,40 +1,56 @@
+#include <sys/epoll.h>
+
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
+#include <unistd.h>
 
 #include <bsd/stdlib.h>
 
 #include "ev.h"
 
+/*
+ * One watch per descriptor, indexed by the descriptor.  The kernel's copy
+ * of the events is kept so that a change costs a system call only when it
+ * changes something.  A descriptor watched for nothing stays registered
+ * with EPOLLONESHOT and no events: the kernel may still report one
+ * hang-up, which the dispatch drops, and then nothing until it is re-armed.
+ *
+ * Each event carries the descriptor and the serial of its registration,
+ * so that an event gathered for a descriptor that a callback then closed
+ * (and perhaps reopened as another) is dropped, not delivered to the new
+ * owner.
+ */
 struct ev_watch {
-	ev_fn	*fn;		/* NULL: a freed slot */
-	void	*arg;
-	int	 fd;
+	ev_fn		*fn;		/* NULL: not watched */
+	void		*arg;
+	uint32_t	 serial;
+	uint32_t	 kernel;	/* the events the kernel has */
+	short		 events;	/* the events asked for */
 };
 
-/*
- * pfd[i] and watch[i] describe slot i; slot_of[fd] is fd's slot, or -1.
- * A slot freed during a dispatch is marked (no fn) and packed away after
- * it, so that the slots being walked never move under the walk.  A
- * descriptor watched for no event has pfd.fd -1, which poll skips: even a
- * hang-up, which poll reports whatever the events, then waits.
- */
+#define EV_BATCH	256
+
 struct ev {
-	struct pollfd	*pfd;
-	struct ev_watch	*watch;
-	size_t		 n;
-	size_t		 cap;
-	int		*slot_of;
-	size_t		 nslot_of;
-	int		 dispatching;
-	int		 dead;
+	int			 epfd;
+	struct ev_watch		*watch;
+	size_t			 nwatch;
+	struct epoll_event	 ready[EV_BATCH];
 };
 
 struct ev *
 ev_new(void)
 {
-	return calloc(1, sizeof(struct ev));
+	struct ev	*ev;
+
+	if ((ev = calloc(1, sizeof(*ev))) == NULL)
+		return NULL;
+	if ((ev->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		free(ev);
+		return NULL;
+	}
+	return ev;
 }
 
 void
@@ -42,130 +58,123 @@ ev_free(struct ev *ev)
 {
 	if (ev == NULL)
 		return;
-	free(ev->pfd);
+	close(ev->epfd);
 	free(ev->watch);
-	free(ev->slot_of);
 	free(ev);
 }
 
-static int
-slot_of_grow(struct ev *ev, int fd)
+static uint32_t
+ev_kernel_events(short events)
 {
-	size_t	 n = ev->nslot_of ? ev->nslot_of : 64, i;
-	int	*grown;
+	return events ? (uint32_t)events : EPOLLONESHOT;
+}
+
+static int
+ev_watch_grow(struct ev *ev, int fd)
+{
+	struct ev_watch	*grown;
+	size_t		 n = ev->nwatch ? ev->nwatch : 64, i;
 
 	while (n <= (size_t)fd)
 		n *= 2;
-	if ((grown = reallocarray(ev->slot_of, n, sizeof(int))) == NULL)
+	if ((grown = reallocarray(ev->watch, n, sizeof(*grown))) == NULL)
 		return -1;
-	for (i = ev->nslot_of; i < n; i++)
-		grown[i] = -1;
-	ev->slot_of = grown;
-	ev->nslot_of = n;
+	for (i = ev->nwatch; i < n; i++)
+		grown[i] = (struct ev_watch){ 0 };
+	ev->watch = grown;
+	ev->nwatch = n;
+	return 0;
+}
+
+static int
+ev_kernel_set(struct ev *ev, int fd, int op, uint32_t events)
+{
+	struct epoll_event	 ee;
+
+	ee.events = events;
+	ee.data.u64 = (uint64_t)ev->watch[fd].serial << 32 | (uint32_t)fd;
+	if (epoll_ctl(ev->epfd, op, fd, &ee) == -1)
+		return -1;
+	ev->watch[fd].kernel = events;
 	return 0;
 }
 
 int
 ev_set(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
 {
-	struct pollfd	*pfd;
-	struct ev_watch	*watch;
-	size_t		 cap;
-	int		 slot;
+	struct ev_watch	*w;
 
-	if ((size_t)fd >= ev->nslot_of && slot_of_grow(ev, fd) == -1)
+	if (fd < 0)
 		return -1;
-	if ((slot = ev->slot_of[fd]) == -1) {
-		if (ev->n == ev->cap) {
-			cap = ev->cap ? ev->cap * 2 : 64;
-			if ((pfd = reallocarray(ev->pfd, cap,
-			    sizeof(*pfd))) == NULL)
-				return -1;
-			ev->pfd = pfd;
-			if ((watch = reallocarray(ev->watch, cap,
-			    sizeof(*watch))) == NULL)
-				return -1;
-			ev->watch = watch;
-			ev->cap = cap;
-		}
-		slot = (int)ev->n++;
-		ev->slot_of[fd] = slot;
-		ev->pfd[slot].revents = 0;
+	if ((size_t)fd >= ev->nwatch && ev_watch_grow(ev, fd) == -1)
+		return -1;
+	w = &ev->watch[fd];
+	if (w->fn == NULL) {
+		w->serial++;
+		if (ev_kernel_set(ev, fd, EPOLL_CTL_ADD,
+		    ev_kernel_events(events)) == -1)
+			return -1;
 	}
-	ev->pfd[slot].fd = events ? fd : -1;
-	ev->pfd[slot].events = events;
-	ev->watch[slot].fn = fn;
-	ev->watch[slot].arg = arg;
-	ev->watch[slot].fd = fd;
+	w->fn = fn;
+	w->arg = arg;
+	ev_events(ev, fd, events);
 	return 0;
 }
 
 void
 ev_events(struct ev *ev, int fd, short events)
 {
-	int	 slot;
+	struct ev_watch	*w;
 
-	if ((size_t)fd >= ev->nslot_of || (slot = ev->slot_of[fd]) == -1)
+	if (fd < 0 || (size_t)fd >= ev->nwatch || ev->watch[fd].fn == NULL)
 		return;
-	ev->pfd[slot].fd = events ? fd : -1;
-	ev->pfd[slot].events = events;
-}
-
-static void
-ev_pack(struct ev *ev)
-{
-	size_t	 i, j = 0;
-
-	for (i = 0; i < ev->n; i++) {
-		if (ev->watch[i].fn == NULL)
-			continue;
-		ev->pfd[j] = ev->pfd[i];
-		ev->watch[j] = ev->watch[i];
-		ev->slot_of[ev->watch[j].fd] = (int)j;
-		j++;
-	}
-	ev->n = j;
-	ev->dead = 0;
+	w = &ev->watch[fd];
+	w->events = events;
+	/*
+	 * A modification allocates nothing in the kernel, so it fails only
+	 * on a descriptor that is not registered, which the check above
+	 * rules out.
+	 */
+	if (w->kernel != ev_kernel_events(events))
+		(void)ev_kernel_set(ev, fd, EPOLL_CTL_MOD,
+		    ev_kernel_events(events));
 }
 
 void
 ev_del(struct ev *ev, int fd)
 {
-	int	 slot;
+	struct ev_watch	*w;
 
-	if ((size_t)fd >= ev->nslot_of || (slot = ev->slot_of[fd]) == -1)
+	if (fd < 0 || (size_t)fd >= ev->nwatch || ev->watch[fd].fn == NULL)
 		return;
-	ev->slot_of[fd] = -1;
-	ev->pfd[slot].fd = -1;
-	ev->pfd[slot].revents = 0;
-	ev->watch[slot].fn = NULL;
-	ev->dead = 1;
-	if (!ev->dispatching)
-		ev_pack(ev);
+	w = &ev->watch[fd];
+	(void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+	w->fn = NULL;
+	w->arg = NULL;
+	w->events = 0;
+	w->kernel = 0;
 }
 
 int
 ev_run_once(struct ev *ev, int timeout_ms)
 {
-	size_t	 i, n = ev->n;
-	int	 rc;
+	struct ev_watch	*w;
+	int		 i, n, fd;
+	short		 revents;
 
-	if ((rc = poll(ev->pfd, n, timeout_ms)) == -1)
+	if ((n = epoll_wait(ev->epfd, ev->ready, EV_BATCH, timeout_ms)) == -1)
 		return errno == EINTR ? 0 : -1;
-	ev->dispatching = 1;
-	for (i = 0; i < n && rc > 0; i++) {
-		short	 revents = ev->pfd[i].revents;
-
-		if (revents == 0)
+	for (i = 0; i < n; i++) {
+		fd = (int)(uint32_t)ev->ready[i].data.u64;
+		w = &ev->watch[fd];
+		if (w->fn == NULL ||
+		    w->serial != (uint32_t)(ev->ready[i].data.u64 >> 32))
 			continue;
-		rc--;
-		ev->pfd[i].revents = 0;
-		if (ev->watch[i].fn != NULL)
-			ev->watch[i].fn(ev->watch[i].arg, ev->watch[i].fd,
-			    revents);
+		revents = (short)(ev->ready[i].events &
+		    ((uint32_t)w->events | POLLHUP | POLLERR));
+		if (w->events == 0 || revents == 0)
+			continue;
+		w->fn(w->arg, fd, revents);
 	}
-	ev->dispatching = 0;
-	if (ev->dead)
-		ev_pack(ev);
 	return 0;
 }
