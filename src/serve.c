@@ -512,10 +512,18 @@ req_spawn(struct req *r)
 	srv->children = ch;
 	srv->nchildren++;
 	r->state = REQ_RUNNING;
-	if (ev_set(srv->ev, r->in_fd, 0, req_on_stdin, r) == -1 ||
-	    ev_set(srv->ev, r->out_fd, 0, req_on_stdout, r) == -1 ||
-	    ev_set(srv->ev, r->err_fd, 0, req_on_stderr, r) == -1)
+	/*
+	 * Watched from the start for what they will want first, so that a
+	 * request costs no change of watch: stdout and stderr for reading,
+	 * and stdin not at all when the whole body (often none) is in.
+	 */
+	if (r->inlen == r->inoff && r->stdin_ended)
+		req_close_fd(r, &r->in_fd);
+	else if (ev_set(srv->ev, r->in_fd, 0, req_on_stdin, r) == -1)
 		return -1;	/* the caller ends r; req_free kills the CGI */
+	if (ev_set(srv->ev, r->out_fd, POLLIN, req_on_stdout, r) == -1 ||
+	    ev_set(srv->ev, r->err_fd, POLLIN, req_on_stderr, r) == -1)
+		return -1;
 	return 0;
 fail_attr:
 	posix_spawnattr_destroy(&attr);
@@ -1712,23 +1720,21 @@ static void
 server_on_signal(void *arg, int fd, int revents)
 {
 	struct server			*srv = arg;
-	struct signalfd_siginfo		 si;
+	struct signalfd_siginfo		 si[8];
+	ssize_t				 n;
+	size_t				 i;
 
 	(void)revents;
-	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGCHLD:
-			break;
-		case SIGTERM:
-			server_stop(srv, "SIGTERM");
-			break;
-		case SIGINT:
-			server_stop(srv, "SIGINT");
-			break;
-		default:
-			break;
+	/* Pending signals of one kind are one: a short read drained them. */
+	do {
+		n = read(fd, si, sizeof(si));
+		for (i = 0; n > 0 && i < (size_t)n / sizeof(si[0]); i++) {
+			if (si[i].ssi_signo == SIGTERM)
+				server_stop(srv, "SIGTERM");
+			else if (si[i].ssi_signo == SIGINT)
+				server_stop(srv, "SIGINT");
 		}
-	}
+	} while (n == (ssize_t)sizeof(si));
 	server_reap(srv);
 }
 
