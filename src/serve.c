@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -114,6 +115,7 @@ struct child {
 	pid_t		 pid;
 	struct req	*req;		/* NULL once the request is gone */
 	long long	 kill_at;	/* SIGKILL then, if not 0 */
+	long long	 started_us;
 };
 
 struct conn {
@@ -151,6 +153,9 @@ struct server {
 	int		 cgi_stderr_own;
 
 	size_t		 max_cgi;
+	int		 adapt;		/* run fewer when CGIs are CPU-bound */
+	size_t		 ncpu;
+	double		 cgi_need;	/* see cgi_learn; 0: none seen */
 	size_t		 max_queue;
 	size_t		 max_conns;
 	size_t		 max_params;
@@ -441,6 +446,79 @@ static void	req_on_stdout(void *, int, int);
 static void	req_on_stderr(void *, int, int);
 
 /*
+ * How many CGIs may run at once.  With the cap -c alone, CPU-bound CGIs
+ * would all run together and share the cores: no more answers per second,
+ * and every answer as late as the slowest.  So serve runs enough of them
+ * to keep the cores busy, twice what the CGIs' mix of running and waiting
+ * needs (cgi_need), within -c.
+ */
+static size_t
+cpus_usable(void)
+{
+	cpu_set_t	 set;
+	int		 n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    (n = CPU_COUNT(&set)) > 0)
+		return (size_t)n;
+	return 1;
+}
+
+static size_t
+cgi_limit(const struct server *srv)
+{
+	double	 lim;
+
+	if (!srv->adapt || srv->cgi_need == 0)
+		return srv->max_cgi;
+	lim = 2.0 * (double)srv->ncpu * srv->cgi_need;
+	if (lim >= (double)srv->max_cgi)
+		return srv->max_cgi;
+	return lim < 1.0 ? 1 : (size_t)lim + 1;
+}
+
+/*
+ * Learns from a CGI that exited, before it is reaped: of its life, the
+ * time it ran on a CPU, waited for one (both from /proc/PID/schedstat) and
+ * waited for anything else (the rest).  (running + other waits) / running
+ * is how many such CGIs keep one core busy: about 1 for a CPU-bound one,
+ * 34 for one that runs 1.5 ms and sleeps 50.  A moving average of it
+ * (from the first CGI seen) sets cgi_limit.  Without /proc, nothing is
+ * learnt and -c alone holds.
+ */
+static void
+cgi_learn(struct server *srv, const struct child *c)
+{
+	char			 path[64], buf[128], *end;
+	unsigned long long	 run, queued, life, busy;
+	ssize_t			 n;
+	int			 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)c->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	errno = 0;
+	run = strtoull(buf, &end, 10);
+	if (errno != 0 || *end != ' ' || run == 0)
+		return;
+	queued = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != ' ')
+		return;
+	life = (unsigned long long)(now_us() - c->started_us) * 1000;
+	busy = run + (life > run + queued ? life - run - queued : 0);
+	if (srv->cgi_need == 0)
+		srv->cgi_need = (double)busy / (double)run;
+	else
+		srv->cgi_need += ((double)busy / (double)run -
+		    srv->cgi_need) / 8;
+}
+
+/*
  * Starts the CGI with pipes on 0, 1 and 2, in a process group of its own
  * so that a kill reaches what it started too.  Returns 0, or -1 (logged).
  */
@@ -507,6 +585,7 @@ req_spawn(struct req *r)
 	set_nonblock(r->out_fd);
 	set_nonblock(r->err_fd);
 	ch->pid = r->pid;
+	ch->started_us = now_us();
 	ch->req = r;
 	ch->next = srv->children;
 	srv->children = ch;
@@ -555,7 +634,7 @@ req_schedule(struct req *r)
 {
 	struct server	*srv = r->conn->srv;
 
-	if (srv->nchildren < srv->max_cgi && srv->queue_head == NULL) {
+	if (srv->nchildren < cgi_limit(srv) && srv->queue_head == NULL) {
 		if (req_spawn(r) == -1) {
 			req_fail_http(r, 502, "the CGI could not be started");
 			return;
@@ -584,7 +663,7 @@ server_dispatch_queue(struct server *srv)
 {
 	struct req	*r;
 
-	while (srv->queue_head != NULL && srv->nchildren < srv->max_cgi) {
+	while (srv->queue_head != NULL && srv->nchildren < cgi_limit(srv)) {
 		r = srv->queue_head;
 		queue_remove(srv, r);
 		if (req_spawn(r) == -1) {
@@ -1670,13 +1749,24 @@ static void
 server_reap(struct server *srv)
 {
 	struct child	*c, **pp;
+	siginfo_t	 si;
 	pid_t		 pid;
 	int		 status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	/* Each exited child is looked at (WNOWAIT) before it is reaped. */
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+		    si.si_pid == 0)
+			break;
+		pid = si.si_pid;
 		for (pp = &srv->children; (c = *pp) != NULL; pp = &c->next)
 			if (c->pid == pid)
 				break;
+		if (c != NULL && srv->adapt)
+			cgi_learn(srv, c);
+		if (waitpid(pid, &status, WNOHANG) != pid)
+			break;
 		if (c == NULL)
 			continue;
 		*pp = c->next;
@@ -1871,7 +1961,8 @@ usage_serve(FILE *f)
 	    "[-s address]\n"
 	    "\t[-t seconds] [-u user] [-U user] [--allow-root] "
 	    "[--grace seconds]\n"
-	    "\t[--idle seconds] [--max-conns n] [--max-params bytes]\n"
+	    "\t[--idle seconds] [--max-conns n] [--max-params bytes] "
+	    "[--no-adapt]\n"
 	    "\t[-- program [arg ...]]\n");
 }
 
@@ -1880,7 +1971,8 @@ enum serve_longopt {
 	OPT_GRACE,
 	OPT_IDLE,
 	OPT_MAX_CONNS,
-	OPT_MAX_PARAMS
+	OPT_MAX_PARAMS,
+	OPT_NO_ADAPT
 };
 
 int
@@ -1893,6 +1985,7 @@ cmd_serve(int argc, char **argv)
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "max-params", required_argument, NULL, OPT_MAX_PARAMS },
+		{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct server	 srv;
@@ -1913,6 +2006,7 @@ cmd_serve(int argc, char **argv)
 	memset(&srv, 0, sizeof(srv));
 	srv.listen_fd = srv.sig_fd = -1;
 	srv.max_cgi = 32;
+	srv.adapt = 1;
 	srv.max_queue = 256;
 	srv.max_conns = 1024;
 	srv.max_params = 1024 * 1024;
@@ -2026,6 +2120,9 @@ cmd_serve(int argc, char **argv)
 			if (opt_count("--max-params", optarg, 1 << 30, &num) == -1)
 				goto usage;
 			srv.max_params = (size_t)num;
+			break;
+		case OPT_NO_ADAPT:
+			srv.adapt = 0;
 			break;
 		default:
 			usage_serve(stderr);
@@ -2142,7 +2239,8 @@ cmd_serve(int argc, char **argv)
 	    ev_set(srv.ev, srv.listen_fd, POLLIN, server_on_accept, &srv) == -1)
 		err(EX_OSERR, "event loop");
 
-	slog(LOG_INFO, "listening on %s, %zu CGIs at once, %s",
+	srv.ncpu = cpus_usable();
+	slog(LOG_INFO, "listening on %s, up to %zu CGIs at once, %s",
 	    address ? address : "an inherited socket", srv.max_cgi,
 	    srv.fixed_argv ? srv.fixed_argv[0] : "scripts under -r");
 	while (!srv.stopping || srv.conns != NULL || srv.children != NULL) {

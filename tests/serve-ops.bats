@@ -17,6 +17,16 @@ setup_file() {
 printf 'Content-Type: text/plain\r\n\r\nuid=%s\n' "$(id -u)"
 CGI
 	chmod 755 "$WWW/id.cgi"
+	# Burns about 0.1 s of CPU between a "+" and a "-" line in $SPIN_LOG.
+	cat >"$WWW/spin.cgi" <<'CGI'
+#!/bin/sh
+echo + >>"$SPIN_LOG"
+i=0
+while [ "$i" -lt 50000 ]; do i=$((i + 1)); done
+echo - >>"$SPIN_LOG"
+printf 'Content-Type: text/plain\r\n\r\nspun\n'
+CGI
+	chmod 755 "$WWW/spin.cgi"
 	export WWW
 }
 
@@ -44,6 +54,34 @@ own_serve() {
 	done
 	cat "$log" >&2
 	return 1
+}
+
+# spin_overlap LOG: the most spin.cgi runs at once, counted from the 33rd
+# start on (once serve has seen the first CGIs exit).
+spin_overlap() {
+	awk '/^\+/ { n++; if (++starts > 32 && n > max) max = n }
+	    /^-/ { n-- } END { print max + 0 }' "$1"
+}
+
+# spin_run LOG SERVE-ARGS...: serve on at most 2 CPUs, -c 16, loaded with
+# 96 spin.cgi requests from 16 connections.  Sets CPUS.
+spin_run() {
+	local log=$1 cpus=0,1
+	shift
+	(($(nproc) > 1)) || cpus=0
+	CPUS=$(($(nproc) > 1 ? 2 : 1))
+	: >"$FB_TMP/spin.lines"
+	OWN_PID=
+	taskset -c "$cpus" "$FB" serve --allow-root -c 16 "$@" \
+	    -e "SPIN_LOG=$FB_TMP/spin.lines" -s "$FB_TMP/spin.sock" \
+	    -r "$WWW" </dev/null >>"$log" 2>&1 &
+	OWN_PID=$!
+	echo "$OWN_PID" >>"$FB_TMP/pids"
+	wait_for_socket "$FB_TMP/spin.sock"
+	run timeout 120 "$FB" bench -n 96 -c 16 -r "$WWW" \
+	    "$FB_TMP/spin.sock" /spin.cgi
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^-' "$FB_TMP/spin.lines")" -eq 96 ]
 }
 
 # ask ADDRESS: the id.cgi request through fcgi-bridge request.
@@ -140,4 +178,18 @@ ask() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "uid=$(id -u)" ]
 	grep -q 'listening on an inherited socket' "$FB_TMP/k.log"
+}
+
+@test "CPU-bound CGIs run about two per core at once, not all that -c allows" {
+	spin_run "$FB_TMP/l.log"
+	overlap=$(spin_overlap "$FB_TMP/spin.lines")
+	echo "# at most $overlap at once on $CPUS CPUs" >&3
+	((overlap <= 3 * CPUS + 2))
+}
+
+@test "--no-adapt runs as many CGIs at once as -c allows" {
+	spin_run "$FB_TMP/m.log" --no-adapt
+	overlap=$(spin_overlap "$FB_TMP/spin.lines")
+	echo "# at most $overlap at once on $CPUS CPUs" >&3
+	((overlap >= 12))
 }
