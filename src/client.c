@@ -100,6 +100,12 @@ struct exchange {
 	uint8_t			 protocol_status;
 };
 
+/*
+ * Whether the application's STDERR, copied to our stderr as it comes, left
+ * a line open: the next trace line then starts a line of its own.
+ */
+static int	trace_midline;
+
 /* Prints bytes from the wire readably: printable ASCII as is, the rest \xNN. */
 static void
 trace_bytes(const uint8_t *p, size_t len, size_t limit)
@@ -144,6 +150,10 @@ trace_record(const char *dir, const uint8_t *hdr, const uint8_t *content)
 	rec.hdr.content_length = fcgi_get_be16(hdr + 4);
 	rec.hdr.padding_length = hdr[6];
 	rec.content = content;
+	if (trace_midline) {
+		fputc('\n', stderr);
+		trace_midline = 0;
+	}
 	if ((name = fcgi_type_name(rec.hdr.type)) != NULL)
 		fprintf(stderr, "%s %s", dir, name);
 	else
@@ -342,6 +352,9 @@ handle_record(struct exchange *x, const struct fcgi_record *rec)
 		if (write_all(STDERR_FILENO, rec->content,
 		    rec->hdr.content_length) == -1)
 			return EX_IOERR;
+		if (x->trace && rec->hdr.content_length > 0)
+			trace_midline = rec->content[rec->hdr.content_length -
+			    1] != '\n';
 		return 0;
 	case FCGI_END_REQUEST:
 		fcgi_end_request_fields(rec, &x->app_status,

@@ -517,3 +517,12 @@ s.close()' "$sock"
 	done
 	[ "$fd1" -eq "$fd0" ]
 }
+
+@test "request -v: a trace line after STDERR that ends mid-line starts a line" {
+	run --separate-stderr timeout 20 "$FB" request -v -r "$CGI_ROOT" \
+	    "$SOCK" /stderrpart.cgi
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+	grep -qx 'half a line' <<<"$stderr"
+	grep -qE '^< STDOUT id=1 length=[1-9]' <<<"$stderr"
+}

@@ -318,6 +318,11 @@ EOF
 sleep 0.2
 printf 'Content-Type: text/plain\r\n\r\nslept\n'
 EOF
+	shell_cgi "$d/stderrpart.cgi" <<'EOF'
+#!/bin/sh
+printf 'half a line' >&2
+printf 'Content-Type: text/plain\r\n\r\nok\n'
+EOF
 	shell_cgi "$d/stderr.cgi" <<'EOF'
 #!/bin/sh
 echo "cgi-stderr-marker-$QUERY_STRING" >&2
