@@ -156,6 +156,8 @@ struct server {
 	int		 adapt;		/* run fewer when CGIs are CPU-bound */
 	size_t		 ncpu;
 	double		 cgi_need;	/* see cgi_learn; 0: none seen */
+	int		 self_stat_fd;	/* /proc/self/schedstat, or -1 */
+	unsigned long long self_queued;
 	size_t		 max_queue;
 	size_t		 max_conns;
 	size_t		 max_params;
@@ -477,39 +479,70 @@ cgi_limit(const struct server *srv)
 	return lim < 1.0 ? 1 : (size_t)lim + 1;
 }
 
+/* The first two figures of a /proc schedstat file: ns run, ns queued. */
+static int
+schedstat_read(int fd, unsigned long long *run, unsigned long long *queued)
+{
+	char	 buf[128], *end;
+	ssize_t	 n;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	errno = 0;
+	*run = strtoull(buf, &end, 10);
+	if (errno != 0 || *end != ' ')
+		return -1;
+	*queued = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != ' ')
+		return -1;
+	return 0;
+}
+
+/*
+ * How long serve itself waited for a CPU since the last call: on a busy
+ * machine it reaps its children that much late, which would otherwise
+ * count as their waiting.
+ */
+static unsigned long long
+server_lateness(struct server *srv)
+{
+	unsigned long long	 run, queued, late = 0;
+
+	if (srv->self_stat_fd == -1 ||
+	    schedstat_read(srv->self_stat_fd, &run, &queued) == -1)
+		return 0;
+	if (queued > srv->self_queued)
+		late = queued - srv->self_queued;
+	srv->self_queued = queued;
+	return late;
+}
+
 /*
  * Learns from a CGI that exited, before it is reaped: of its life, the
  * time it ran on a CPU, waited for one (both from /proc/PID/schedstat) and
- * waited for anything else (the rest).  (running + other waits) / running
+ * waited for anything else (the rest, less serve's own lateness).  (running + other waits) / running
  * is how many such CGIs keep one core busy: about 1 for a CPU-bound one,
  * 34 for one that runs 1.5 ms and sleeps 50.  A moving average of it
  * (from the first CGI seen) sets cgi_limit.  Without /proc, nothing is
  * learnt and -c alone holds.
  */
 static void
-cgi_learn(struct server *srv, const struct child *c)
+cgi_learn(struct server *srv, const struct child *c, unsigned long long late)
 {
-	char			 path[64], buf[128], *end;
+	char			 path[64];
 	unsigned long long	 run, queued, life, busy;
-	ssize_t			 n;
-	int			 fd;
+	int			 fd, rc;
 
 	snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)c->pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
+	rc = schedstat_read(fd, &run, &queued);
 	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	errno = 0;
-	run = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != ' ' || run == 0)
-		return;
-	queued = strtoull(end + 1, &end, 10);
-	if (errno != 0 || *end != ' ')
+	if (rc == -1 || run == 0)
 		return;
 	life = (unsigned long long)(now_us() - c->started_us) * 1000;
+	life -= late < life ? late : life;
 	busy = run + (life > run + queued ? life - run - queued : 0);
 	if (srv->cgi_need == 0)
 		srv->cgi_need = (double)busy / (double)run;
@@ -1748,11 +1781,13 @@ server_on_accept(void *arg, int fd, int revents)
 static void
 server_reap(struct server *srv)
 {
-	struct child	*c, **pp;
-	siginfo_t	 si;
-	pid_t		 pid;
-	int		 status;
+	struct child		*c, **pp;
+	siginfo_t		 si;
+	unsigned long long	 late;
+	pid_t			 pid;
+	int			 status;
 
+	late = srv->adapt ? server_lateness(srv) : 0;
 	/* Each exited child is looked at (WNOWAIT) before it is reaped. */
 	for (;;) {
 		si.si_pid = 0;
@@ -1764,7 +1799,7 @@ server_reap(struct server *srv)
 			if (c->pid == pid)
 				break;
 		if (c != NULL && srv->adapt)
-			cgi_learn(srv, c);
+			cgi_learn(srv, c, late);
 		if (waitpid(pid, &status, WNOHANG) != pid)
 			break;
 		if (c == NULL)
@@ -2004,7 +2039,7 @@ cmd_serve(int argc, char **argv)
 	size_t		 i;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.listen_fd = srv.sig_fd = -1;
+	srv.listen_fd = srv.sig_fd = srv.self_stat_fd = -1;
 	srv.max_cgi = 32;
 	srv.adapt = 1;
 	srv.max_queue = 256;
@@ -2240,6 +2275,7 @@ cmd_serve(int argc, char **argv)
 		err(EX_OSERR, "event loop");
 
 	srv.ncpu = cpus_usable();
+	srv.self_stat_fd = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
 	slog(LOG_INFO, "listening on %s, up to %zu CGIs at once, %s",
 	    address ? address : "an inherited socket", srv.max_cgi,
 	    srv.fixed_argv ? srv.fixed_argv[0] : "scripts under -r");
@@ -2265,6 +2301,8 @@ cmd_serve(int argc, char **argv)
 usage:
 	rc = EX_USAGE;
 done:
+	if (srv.self_stat_fd != -1)
+		close(srv.self_stat_fd);
 	ev_free(srv.ev);
 	if (srv.sig_fd != -1)
 		close(srv.sig_fd);
