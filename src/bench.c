@@ -5,8 +5,11 @@
  * fixed size, so memory does not grow with the number of requests.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <linux/sockios.h>
 
 #include <err.h>
 #include <errno.h>
@@ -758,10 +761,26 @@ bconn_start(struct bconn *c)
 }
 
 /*
+ * Whether the application has left c's requests unread.  Over a Unix
+ * socket the kernel says so (the bytes sent and not yet read); over TCP
+ * they are acknowledged unread, so nothing can be told from them.
+ */
+static int
+bconn_unread(const struct bconn *c)
+{
+	int	 queued;
+
+	if (!addr_is_unix(&c->b->addr))
+		return 1;
+	return ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
+/*
  * With -k, php-fpm and libfcgi serve one connection per process: the
  * connections beyond their process count are accepted by the kernel and
  * then never answered.  One that has completed nothing while others
- * complete, its oldest request waiting well past the usual latency, is
+ * complete, its oldest request waiting well past the usual latency and,
+ * over a Unix socket, not even read (a slow answer is not a stall), is
  * set aside and its requests go back to the budget for the others.
  */
 static void
@@ -789,7 +808,7 @@ bench_reclaim_stalled(struct bench *b, long long now)
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].start_us < oldest)
 				oldest = c->slots[k].start_us;
-		if (now - oldest < wait)
+		if (now - oldest < wait || !bconn_unread(c))
 			continue;
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].counted)
@@ -1312,7 +1331,8 @@ cmd_bench(int argc, char **argv)
 		fputc('\n', stderr);
 	for (k = 0; k < b->nconns && b->keep; k++)
 		if (b->conns[k].completed == 0 && b->conns[k].busy > 0 &&
-		    b->conns[k].state == BC_OPEN)
+		    b->conns[k].state == BC_OPEN &&
+		    bconn_unread(&b->conns[k]))
 			b->stalled++;
 	secs = (double)((b->total == 0 ? b->end_us : now) - b->t0_us) / 1e6;
 	method = spec.url.method ? spec.url.method : spec.body ? "POST" : "GET";

@@ -56,6 +56,13 @@ EOF
 echo "\$\$" >>"$RUN/hits-\$QUERY_STRING"
 printf 'Content-Type: text/plain\r\n\r\ncounted\n'
 EOF
+	# firstslow.cgi: the first request for a QUERY_STRING takes 2.5 s,
+	# the others none.
+	shell_cgi "$CGI_ROOT/firstslow.cgi" <<EOF
+#!/bin/sh
+mkdir "$RUN/firstslow-\$QUERY_STRING" 2>/dev/null && sleep 2.5
+printf 'Content-Type: text/plain\r\n\r\ndone\n'
+EOF
 	# exit3.cgi: valid headers and body, then exit status 3.
 	shell_cgi "$CGI_ROOT/exit3.cgi" <<'EOF'
 #!/bin/sh
@@ -291,6 +298,18 @@ hits() {
 	[ "$(j 'd["errors"]')" -eq 0 ]
 	echo "lines=$(hits "$RUN/hits-n500")"
 	[ "$(hits "$RUN/hits-n500")" -eq 500 ]
+}
+
+@test "serve: -k, a connection whose first answer is slow is not taken for stalled" {
+	rm -rf "$RUN/firstslow-k"
+	bench -n 40 -c 2 -k -r "$CGI_ROOT" "unix:$BSOCK" '/firstslow.cgi?k'
+	show
+	[ "$status" -eq 0 ]
+	json_ok
+	[ "$(j 'd["requests"]')" -eq 40 ]
+	[ "$(j 'd["stalled_connections"]')" -eq 0 ]
+	[[ $stderr != *"completed no request"* ]]
+	[ "$(j 'd["latency_ms"]["max"] >= 2400')" = true ]
 }
 
 @test "serve: -D 2 stops after about 2 s" {
