@@ -447,13 +447,7 @@ static void	req_on_stdin(void *, int, int);
 static void	req_on_stdout(void *, int, int);
 static void	req_on_stderr(void *, int, int);
 
-/*
- * How many CGIs may run at once.  With the cap -c alone, CPU-bound CGIs
- * would all run together and share the cores: no more answers per second,
- * and every answer as late as the slowest.  So serve runs enough of them
- * to keep the cores busy, twice what the CGIs' mix of running and waiting
- * needs (cgi_need), within -c.
- */
+/* The CPUs serve may run on, and so its CGIs. */
 static size_t
 cpus_usable(void)
 {
@@ -466,6 +460,13 @@ cpus_usable(void)
 	return 1;
 }
 
+/*
+ * How many CGIs may run at once.  With the cap -c alone, CPU-bound CGIs
+ * would all run together and share the cores: no more answers per second,
+ * and every answer as late as the slowest.  So serve runs enough of them
+ * to keep the cores busy, twice what the CGIs' mix of running and waiting
+ * needs (cgi_need), within -c.
+ */
 static size_t
 cgi_limit(const struct server *srv)
 {
@@ -521,11 +522,11 @@ server_lateness(struct server *srv)
 /*
  * Learns from a CGI that exited, before it is reaped: of its life, the
  * time it ran on a CPU, waited for one (both from /proc/PID/schedstat) and
- * waited for anything else (the rest, less serve's own lateness).  (running + other waits) / running
- * is how many such CGIs keep one core busy: about 1 for a CPU-bound one,
- * 34 for one that runs 1.5 ms and sleeps 50.  A moving average of it
- * (from the first CGI seen) sets cgi_limit.  Without /proc, nothing is
- * learnt and -c alone holds.
+ * waited for anything else (the rest, less serve's own lateness).
+ * (running + other waits) / running is how many such CGIs keep one core
+ * busy: about 1 for a CPU-bound one, 34 for one that runs 1.5 ms and
+ * sleeps 50.  A moving average of it (from the first CGI seen) sets
+ * cgi_limit.  Without /proc, nothing is learnt and -c alone holds.
  */
 static void
 cgi_learn(struct server *srv, const struct child *c, unsigned long long late)
