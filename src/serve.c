@@ -56,6 +56,7 @@
 #define KILL_GRACE_MS		2000
 #define DRAIN_MS		2000
 #define TICK_MS			200
+#define LONG_CGI_MS		1000	/* see cgi_may_start */
 
 extern char **environ;
 
@@ -116,6 +117,7 @@ struct child {
 	struct req	*req;		/* NULL once the request is gone */
 	long long	 kill_at;	/* SIGKILL then, if not 0 */
 	long long	 started_us;
+	int		 long_running;	/* counted in nlong */
 };
 
 struct conn {
@@ -172,6 +174,7 @@ struct server {
 	size_t		 nqueued;
 	struct child	*children;
 	size_t		 nchildren;
+	size_t		 nlong;		/* children older than LONG_CGI_MS */
 
 	struct sockaddr_storage *allowed;
 	size_t		 nallowed;
@@ -481,6 +484,19 @@ cgi_limit(const struct server *srv)
 	return lim < 1.0 ? 1 : (size_t)lim + 1;
 }
 
+/*
+ * Whether another CGI may start.  The adaptive count learns only from CGIs
+ * that ended; one that has run for over LONG_CGI_MS (a long poll, a slow
+ * query) counts against -c alone, so that a few of them cannot hold back
+ * every other request until they end.
+ */
+static int
+cgi_may_start(const struct server *srv)
+{
+	return srv->nchildren < srv->max_cgi &&
+	    srv->nchildren - srv->nlong < cgi_limit(srv);
+}
+
 /* The first two figures of a /proc schedstat file: ns run, ns queued. */
 static int
 schedstat_read(int fd, unsigned long long *run, unsigned long long *queued)
@@ -669,7 +685,7 @@ req_schedule(struct req *r)
 {
 	struct server	*srv = r->conn->srv;
 
-	if (srv->nchildren < cgi_limit(srv) && srv->queue_head == NULL) {
+	if (cgi_may_start(srv) && srv->queue_head == NULL) {
 		if (req_spawn(r) == -1) {
 			req_fail_http(r, 502, "the CGI could not be started");
 			return;
@@ -698,7 +714,7 @@ server_dispatch_queue(struct server *srv)
 {
 	struct req	*r;
 
-	while (srv->queue_head != NULL && srv->nchildren < cgi_limit(srv)) {
+	while (srv->queue_head != NULL && cgi_may_start(srv)) {
 		r = srv->queue_head;
 		queue_remove(srv, r);
 		if (req_spawn(r) == -1) {
@@ -1808,6 +1824,8 @@ server_reap(struct server *srv)
 			continue;
 		*pp = c->next;
 		srv->nchildren--;
+		if (c->long_running)
+			srv->nlong--;
 		if (c->req != NULL) {
 			c->req->exited = 1;
 			c->req->status = status;
@@ -1875,11 +1893,17 @@ server_tick(struct server *srv)
 	struct child	*ch;
 	long long	 now = now_ms();
 
-	for (ch = srv->children; ch != NULL; ch = ch->next)
+	for (ch = srv->children; ch != NULL; ch = ch->next) {
 		if (ch->kill_at != 0 && now >= ch->kill_at) {
 			child_signal(ch, SIGKILL);
 			ch->kill_at = 0;
 		}
+		if (!ch->long_running &&
+		    now * 1000 - ch->started_us >= LONG_CGI_MS * 1000LL) {
+			ch->long_running = 1;
+			srv->nlong++;
+		}
+	}
 	for (c = srv->conns; c != NULL; c = cnext) {
 		cnext = c->next;
 		if (c->broken) {
@@ -1938,6 +1962,7 @@ server_tick(struct server *srv)
 			conn_close(c, "still running at the end of the grace "
 			    "period");
 		}
+	server_dispatch_queue(srv);	/* CGIs may have become long-running */
 }
 
 static int

@@ -27,6 +27,12 @@ echo - >>"$SPIN_LOG"
 printf 'Content-Type: text/plain\r\n\r\nspun\n'
 CGI
 	chmod 755 "$WWW/spin.cgi"
+	cat >"$WWW/slow.cgi" <<'CGI'
+#!/bin/sh
+sleep 3
+printf 'Content-Type: text/plain\r\n\r\nslow\n'
+CGI
+	chmod 755 "$WWW/slow.cgi"
 	export WWW
 }
 
@@ -192,4 +198,21 @@ ask() {
 	overlap=$(spin_overlap "$FB_TMP/spin.lines")
 	echo "# at most $overlap at once on $CPUS CPUs" >&3
 	((overlap >= 18))
+}
+
+@test "CGIs running for over a second do not hold back the others" {
+	local t0 t1
+	spin_run "$FB_TMP/n.log"	# teaches serve that its CGIs are CPU-bound
+	"$FB" bench -n 10 -c 10 -r "$WWW" "$FB_TMP/spin.sock" /slow.cgi \
+	    >/dev/null 2>&1 &
+	echo "$!" >>"$FB_TMP/pids"
+	sleep 0.3
+	t0=$(now_ms)
+	ask "$FB_TMP/spin.sock"
+	t1=$(now_ms)
+	echo "# id.cgi behind 10 slow CGIs: $((t1 - t0)) ms" >&3
+	[ "$status" -eq 0 ]
+	[ "$output" = "uid=$(id -u)" ]
+	# Held back until a slow CGI ended, it would take 2.7 s.
+	[ $((t1 - t0)) -lt 2000 ]
 }
