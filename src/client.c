@@ -132,11 +132,12 @@ trace_pair(const char *dir, const struct fcgi_nv *nv)
 	fputc('\n', stderr);
 }
 
-/* One line for a record; content is what follows its header. */
+/* One line for a record, then its name-value pairs if it has any. */
 static void
-trace_record(const char *dir, const uint8_t *hdr, const uint8_t *content)
+trace_record(const char *dir, const struct fcgi_record *r)
 {
-	struct fcgi_record	 rec;
+	struct fcgi_record	 rec = *r;
+	const uint8_t		*content = rec.content;
 	struct fcgi_nv		 nv;
 	const char		*name;
 	uint32_t		 app;
@@ -145,11 +146,6 @@ trace_record(const char *dir, const uint8_t *hdr, const uint8_t *content)
 	size_t			 off;
 	long			 n;
 
-	rec.hdr.type = hdr[1];
-	rec.hdr.request_id = fcgi_get_be16(hdr + 2);
-	rec.hdr.content_length = fcgi_get_be16(hdr + 4);
-	rec.hdr.padding_length = hdr[6];
-	rec.content = content;
 	if (trace_midline) {
 		fputc('\n', stderr);
 		trace_midline = 0;
@@ -198,6 +194,17 @@ trace_record(const char *dir, const uint8_t *hdr, const uint8_t *content)
 	}
 }
 
+/* Traces a record we packed, len bytes at p. */
+static void
+trace_sent(const uint8_t *p, size_t len)
+{
+	struct fcgi_record	 rec;
+	const char		*errstr;
+
+	if (fcgi_record_parse(p, len, &rec, &errstr) > 0)
+		trace_record(">", &rec);
+}
+
 /* Shows the PARAMS pairs that start before byte end of the stream. */
 static void
 trace_params(struct exchange *x, size_t end)
@@ -232,7 +239,7 @@ queue_stream_record(struct exchange *x, uint8_t type, size_t len)
 	memset(rec + FCGI_HEADER_LEN + len, 0, padding);
 	x->out_len += FCGI_HEADER_LEN + len + padding;
 	if (x->trace) {
-		trace_record(">", rec, rec + FCGI_HEADER_LEN);
+		trace_sent(rec, FCGI_HEADER_LEN + len + padding);
 		if (type == FCGI_PARAMS)
 			trace_params(x, x->params_off);
 	}
@@ -335,8 +342,7 @@ handle_record(struct exchange *x, const struct fcgi_record *rec)
 	int	 rc;
 
 	if (x->trace)
-		trace_record("<", (const uint8_t *)rec->content -
-		    FCGI_HEADER_LEN, rec->content);
+		trace_record("<", rec);
 	if (rec->hdr.request_id == 0 && x->on_management != NULL)
 		return x->on_management(x, rec);
 	if (rec->hdr.request_id != REQUEST_ID)
@@ -617,7 +623,7 @@ exchange_begin(struct exchange *x)
 	x->out_len = fcgi_record_pack(x->out, sizeof(x->out),
 	    FCGI_BEGIN_REQUEST, REQUEST_ID, body, sizeof(body));
 	if (x->trace)
-		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
+		trace_sent(x->out, x->out_len);
 }
 
 static void
@@ -1277,7 +1283,7 @@ cmd_values(int argc, char **argv)
 	x->awaiting = "GET_VALUES_RESULT";
 	x->on_management = values_print;
 	if (x->trace)
-		trace_record(">", x->out, x->out + FCGI_HEADER_LEN);
+		trace_sent(x->out, x->out_len);
 	rc = exchange_run(x);
 done:
 	exchange_close(x);

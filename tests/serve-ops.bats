@@ -45,12 +45,15 @@ teardown() {
 	[ -z "${OWN_PID:-}" ] || stop_pid "$OWN_PID"
 }
 
-# own_serve LOG ARGS...: starts serve with ARGS in the background (OWN_PID)
-# and waits, bounded, for its "listening on" log line.
+# own_serve LOG ARGS...: starts serve with ARGS in the background (OWN_PID),
+# on the CPUs in $SERVE_CPUS if set, and waits, bounded, for its
+# "listening on" log line.
 own_serve() {
 	local log=$1 i
+	local -a on_cpus=()
 	shift
-	"$FB" serve "$@" </dev/null >>"$log" 2>&1 &
+	[ -z "${SERVE_CPUS:-}" ] || on_cpus=(taskset -c "$SERVE_CPUS")
+	"${on_cpus[@]}" "$FB" serve "$@" </dev/null >>"$log" 2>&1 &
 	OWN_PID=$!
 	echo "$OWN_PID" >>"$FB_TMP/pids"
 	for ((i = 0; i < 100; i++)); do
@@ -77,13 +80,8 @@ spin_run() {
 	(($(nproc) > 1)) || cpus=0
 	CPUS=$(($(nproc) > 1 ? 2 : 1))
 	: >"$FB_TMP/spin.lines"
-	OWN_PID=
-	taskset -c "$cpus" "$FB" serve --allow-root -c 24 "$@" \
-	    -e "SPIN_LOG=$FB_TMP/spin.lines" -s "$FB_TMP/spin.sock" \
-	    -r "$WWW" </dev/null >>"$log" 2>&1 &
-	OWN_PID=$!
-	echo "$OWN_PID" >>"$FB_TMP/pids"
-	wait_for_socket "$FB_TMP/spin.sock"
+	SERVE_CPUS=$cpus own_serve "$log" --allow-root -c 24 "$@" \
+	    -e "SPIN_LOG=$FB_TMP/spin.lines" -s "$FB_TMP/spin.sock" -r "$WWW"
 	run timeout 120 "$FB" bench -n 96 -c 24 -r "$WWW" \
 	    "$FB_TMP/spin.sock" /spin.cgi
 	[ "$status" -eq 0 ]

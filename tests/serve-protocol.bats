@@ -363,26 +363,28 @@ s.close()' "$sock"
 
 # ------------------------------------------------------- malformed input
 
+# closed_and_logged BEFORE: the run just made saw its connection closed
+# (EOF) with no END_REQUEST, serve's log grew past BEFORE lines, and serve
+# still answers a normal request.
+closed_and_logged() {
+	[ "$status" -eq 0 ] || return 1
+	has_line EOF <<<"$output" || return 1
+	[[ $output != *END_REQUEST* ]] || return 1
+	log_grew "$1" && serves_normally
+}
+
 @test "malformed: a record with version 2 closes that connection, with a log line" {
 	local before
 	before=$(log_lines)
 	run fcgi bin.cgi exit=0 rec:2:1:1:0001000000000000 eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 @test "malformed: a BEGIN_REQUEST with contentLength 3 closes that connection" {
 	local before
 	before=$(log_lines)
 	run fcgi bin.cgi exit=0 rec:1:1:1:000100 eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 @test "malformed: a name-value pair overrunning the PARAMS stream closes that connection" {
@@ -391,11 +393,7 @@ s.close()' "$sock"
 	# nameLength 5, valueLength 100, "HELLO", "abc", end of the stream.
 	run fcgi bin.cgi exit=0 begin:1 rec:1:4:1:056448454c4c4f616263 \
 	    rec:1:4:1: stdin:1 eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 @test "malformed: a name length of 0x7fffffff in a finished PARAMS stream closes that connection" {
@@ -403,11 +401,7 @@ s.close()' "$sock"
 	before=$(log_lines)
 	run fcgi bin.cgi exit=0 -t 5 begin:1 rec:1:4:1:ffffffff01414243 \
 	    rec:1:4:1: eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 # A pair that announces 2 GiB is over --max-params the moment its length
@@ -416,33 +410,21 @@ s.close()' "$sock"
 	local before
 	before=$(log_lines)
 	run fcgi bin.cgi exit=0 -t 5 begin:1 rec:1:4:1:ffffffff01414243 eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 @test "malformed: PARAMS over --max-params (1 MiB by default) close that connection" {
 	local before
 	before=$(log_lines)
 	run fcgi bin.cgi exit=0 -t 10 begin:1 bigparams:1:2200000 eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 @test "malformed: a duplicate BEGIN_REQUEST for a live id closes that connection" {
 	local before
 	before=$(log_lines)
 	run fcgi bin.cgi exit=0 begin:1 begin:1 eof
-	[ "$status" -eq 0 ]
-	has_line EOF <<<"$output"
-	[[ $output != *END_REQUEST* ]]
-	log_grew "$before"
-	serves_normally
+	closed_and_logged "$before"
 }
 
 @test "malformed: garbage on one connection leaves a request on another one alive" {

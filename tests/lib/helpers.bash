@@ -89,26 +89,26 @@ stop_pid() {
 	return 0
 }
 
-# wait_for_socket PATH [TENTHS]: waits (default 10 s) until PATH is a socket.
-wait_for_socket() {
-	local i n=${2:-100}
+# wait_for_path TEST WHAT PATH [TENTHS]: waits (default 10 s) until
+# test TEST PATH holds.
+wait_for_path() {
+	local i n=${4:-100}
 	for ((i = 0; i < n; i++)); do
-		[ -S "$1" ] && return 0
+		[ "$1" "$3" ] && return 0
 		sleep 0.1
 	done
-	echo "socket $1 did not appear" >&2
+	echo "$2 $3 did not appear" >&2
 	return 1
 }
 
-# wait_for_file PATH [TENTHS]: waits (default 10 s) until PATH is non-empty.
+# wait_for_socket PATH [TENTHS]: until PATH is a socket.
+wait_for_socket() {
+	wait_for_path -S socket "$@"
+}
+
+# wait_for_file PATH [TENTHS]: until PATH is non-empty.
 wait_for_file() {
-	local i n=${2:-100}
-	for ((i = 0; i < n; i++)); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "file $1 did not appear" >&2
-	return 1
+	wait_for_path -s file "$@"
 }
 
 # ---------------------------------------------------------------- php-fpm
