@@ -104,8 +104,10 @@ ev_set(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
 {
 	struct ev_watch	*w;
 
-	if (fd < 0)
+	if (fd < 0) {
+		errno = EBADF;
 		return -1;
+	}
 	if ((size_t)fd >= ev->nwatch && ev_watch_grow(ev, fd) == -1)
 		return -1;
 	w = &ev->watch[fd];
