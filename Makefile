@@ -55,7 +55,18 @@ demo: deps
 	$(MAKE) fcgi-bridge
 	scripts/demo
 
+# With SANITIZE=1 the tests run the binary and the unit tests with these
+# options, unless the environment already sets them: any report, a leak
+# included, ends the process with an error, and the test that ran it fails.
+ifeq ($(SANITIZE),1)
+check: export ASAN_OPTIONS ?= detect_leaks=1:halt_on_error=1
+check: export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1
+endif
+
+# scripts/check-self-contained fails when a tracked file refers to a
+# directory beside the checkout: the tests need nothing outside it.
 check: deps
+	scripts/check-self-contained
 	$(MAKE) fcgi-bridge unit
 	tests/run $(BUILD)/fcgi_test
 
@@ -64,7 +75,7 @@ fuzz:
 	    -o build/fcgi_fuzz tests/fuzz/fcgi_fuzz.c src/fcgi.c
 	mkdir -p build/fuzz-corpus
 	build/fcgi_fuzz -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz-corpus \
-	    ../shared/captures
+	    tests/captures
 
 # INSTALL_CGI_FCGI_LINK=1 also installs a cgi-fcgi link to fcgi-bridge,
 # which then takes cgi-fcgi's command line: a drop-in replacement.

@@ -484,7 +484,7 @@ closed_and_logged() {
 	wait_no_children "$MAIN_PID" 30
 	fd0=$(fd_count "$MAIN_PID")
 	run timeout 200 python3 "$BATS_TEST_DIRNAME/lib/mutate_records.py" \
-	    "unix:$SOCK" "$BATS_TEST_DIRNAME/../../shared/captures" 1 200
+	    "unix:$SOCK" "${CAPTURES:-$BATS_TEST_DIRNAME/captures}" 1 200
 	[ "$status" -eq 0 ]
 	[ "$output" = "sent 200" ]
 	alive "$MAIN_PID"

@@ -24,7 +24,7 @@ according to MODE:
                FCGI_MAX_REQS=50, FCGI_MPXS_CONNS=1 (a normal request gets
                the valid answer)
   mutated      one of php-fpm's captured answers (CAPTURES, default
-               ../../../shared/captures from this file) with 1 to 8 random
+               ../captures from this file) with 1 to 8 random
                mutations, seeded by the connection's number: the Nth
                connection always gets the same bytes
 
@@ -118,8 +118,7 @@ def read_request(conn):
 def captured_answers():
     import glob
     top = os.environ.get("CAPTURES") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-        "shared", "captures")
+        os.path.dirname(os.path.abspath(__file__)), "..", "captures")
     return [open(f, "rb").read()
             for f in sorted(glob.glob(os.path.join(top, "phpfpm-*.out.bin")))
             if os.path.getsize(f) > 0]

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the FastCGI codec in src/fcgi.c: golden bytes for every
  * encoder, every branch of the decoders, and the real wire captures in
- * $CAPTURES (default ../shared/captures, relative to the repository root,
+ * $CAPTURES (default tests/captures, relative to the repository root,
  * where the test is run), whole and fed in pieces as a real reader sees
  * them.
  *
@@ -485,7 +485,7 @@ captures_dir(void)
 {
 	const char	*d = getenv("CAPTURES");
 
-	return d != NULL && *d != '\0' ? d : "../shared/captures";
+	return d != NULL && *d != '\0' ? d : "tests/captures";
 }
 
 /* Reads a whole file; NULL (with a diagnostic) if it cannot. */
