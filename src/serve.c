@@ -5,14 +5,18 @@
  * owns its CGI's pipes; the child table owns the CGI processes, so that a
  * request can go away (abort, hang-up) while its process is still being
  * killed and reaped.  Bodies stream both ways through bounded buffers: the
- * socket is not read while a CGI has not taken the last STDIN record, and
- * a CGI's stdout is not read while the connection's send buffer is full.
+ * socket is not read while a request holds a STDIN record its CGI has not
+ * taken (or that waits for its CGI to start), and a CGI's stdout is not
+ * read while the connection's send buffer is full.  The one exception is
+ * in req_hold_stdin.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -54,6 +58,7 @@
 #define WBUF_SIZE		(WBUF_DATA_LIMIT + FCGI_HEADER_LEN + \
 				    READ_CHUNK + 8)
 #define KILL_GRACE_MS		2000
+#define LINGER_MS		2000	/* see child_on_exit */
 #define DRAIN_MS		2000
 #define TICK_MS			200
 #define LONG_CGI_MS		1000	/* see cgi_may_start */
@@ -90,13 +95,18 @@ struct req {
 	uint8_t		*inbuf;		/* STDIN not yet taken by the CGI */
 	size_t		 inlen;
 	size_t		 inoff;
+	int		 spool_fd;	/* see req_hold_stdin, or -1 */
+	off_t		 spool_len;
+	off_t		 spool_off;	/* read back up to here */
 
-	pid_t		 pid;
+	struct child	*cgi;		/* NULL until it runs, or detached */
 	int		 in_fd;
 	int		 out_fd;
 	int		 err_fd;
-	int		 exited;
+	int		 exited;	/* the CGI exited, with status */
 	int		 status;
+	long long	 linger_until;	/* see child_on_exit; 0: none */
+	int		 giving_up;	/* see req_give_up */
 
 	uint8_t		*head;		/* stdout until its headers check */
 	size_t		 head_len;
@@ -110,13 +120,23 @@ struct req {
 	int		 aborted;	/* ABORT_REQUEST: the CGI is being killed */
 };
 
-/* A CGI process until it is reaped. */
+/*
+ * A CGI process until it is reaped.  It is reaped only when no signal to
+ * its process group can be needed any more: until then its zombie keeps
+ * its process ID, and so its group's, from being reused.
+ */
 struct child {
+	struct server	*srv;
 	struct child	*next;
 	pid_t		 pid;
-	struct req	*req;		/* NULL once the request is gone */
+	int		 pidfd;		/* readable once it has exited */
+	struct req	*req;		/* NULL once detached */
 	long long	 kill_at;	/* SIGKILL then, if not 0 */
+	long long	 killed_at;	/* SIGKILL was sent then, if not 0 */
 	long long	 started_us;
+	int		 exited;
+	int		 status;	/* as waitpid(2) gives it */
+	int		 busy;		/* counted in nbusy, against -c */
 	int		 long_running;	/* counted in nlong */
 };
 
@@ -136,6 +156,8 @@ struct conn {
 	int		 await_stdin;	/* ...and the STDIN of this id ended */
 	int		 draining;	/* write side shut; reading to EOF */
 	int		 broken;	/* out of memory: closed at the tick */
+	int		 stalled;	/* whole records wait in rbuf */
+	int		 resume;	/* ...and may go on: see server_resume */
 	long long	 drain_until;
 };
 
@@ -153,6 +175,7 @@ struct server {
 	char		**extra_env;
 	size_t		 nextra_env;
 	int		 cgi_stderr_own;
+	const char	*spool_dir;	/* for bodies: see req_hold_stdin */
 
 	size_t		 max_cgi;
 	int		 adapt;		/* run fewer when CGIs are CPU-bound */
@@ -173,8 +196,10 @@ struct server {
 	struct req	*queue_tail;
 	size_t		 nqueued;
 	struct child	*children;
-	size_t		 nchildren;
-	size_t		 nlong;		/* children older than LONG_CGI_MS */
+	size_t		 nbusy;		/* CGIs that count against -c */
+	size_t		 nlong;		/* busy ones older than LONG_CGI_MS */
+	size_t		 nresume;	/* connections with resume set */
+	int		 dispatch_due;	/* see server_dispatch_soon */
 
 	struct sockaddr_storage *allowed;
 	size_t		 nallowed;
@@ -209,34 +234,77 @@ slog(int prio, const char *fmt, ...)
 
 /* Sends a signal to a CGI's process group, which it leads. */
 static void
-child_signal(struct child *c, int sig)
+child_signal(struct child *ch, int sig)
 {
-	if (kill(-c->pid, sig) == -1)
-		(void)kill(c->pid, sig);
+	if (kill(-ch->pid, sig) == -1)
+		(void)kill(ch->pid, sig);
 }
 
-static struct child *
-child_find(struct server *srv, pid_t pid)
-{
-	struct child	*c;
-
-	for (c = srv->children; c != NULL; c = c->next)
-		if (c->pid == pid)
-			return c;
-	return NULL;
-}
-
-/* Kills a CGI whose answer is no longer wanted; the reaper frees it. */
+/* Deferred to the loop's next turn: see server_run_deferred. */
 static void
-child_kill(struct server *srv, pid_t pid)
+server_dispatch_soon(struct server *srv)
 {
-	struct child	*c;
+	srv->dispatch_due = 1;
+}
 
-	if ((c = child_find(srv, pid)) == NULL)
+/*
+ * Frees the slot of a CGI that has exited once no request waits on it,
+ * and reaps it once no signal to its group can be due: its request is
+ * done and no SIGKILL is pending.  ch may be gone on return.
+ */
+static void
+child_settle(struct child *ch)
+{
+	struct server	 *srv = ch->srv;
+	struct child	**pp;
+	siginfo_t	  si;
+
+	if (!ch->exited)
 		return;
-	child_signal(c, SIGTERM);
-	c->req = NULL;
-	c->kill_at = now_ms() + KILL_GRACE_MS;
+	if (ch->busy && ch->req == NULL) {
+		ch->busy = 0;
+		srv->nbusy--;
+		if (ch->long_running)
+			srv->nlong--;
+		server_dispatch_soon(srv);
+	}
+	if (ch->req != NULL || ch->kill_at != 0)
+		return;
+	(void)waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG);
+	ev_del(srv->ev, ch->pidfd);
+	close(ch->pidfd);
+	for (pp = &srv->children; *pp != ch; pp = &(*pp)->next)
+		;
+	*pp = ch->next;
+	free(ch);
+}
+
+/* Its request hears no more from the CGI.  ch may be gone on return. */
+static void
+child_detach(struct child *ch)
+{
+	if (ch->req != NULL) {
+		ch->req->cgi = NULL;
+		ch->req = NULL;
+	}
+	child_settle(ch);
+}
+
+/*
+ * The one way serve gives up on a CGI: SIGTERM to its process group now
+ * (once), SIGKILL when the grace time is over (server_tick), and, with
+ * detach, its request hears no more from it.  ch may be gone on return
+ * when detached.
+ */
+static void
+child_stop(struct child *ch, int detach)
+{
+	if (ch->kill_at == 0 && ch->killed_at == 0) {
+		child_signal(ch, SIGTERM);
+		ch->kill_at = now_ms() + KILL_GRACE_MS;
+	}
+	if (detach)
+		child_detach(ch);
 }
 
 /* Makes room for len more bytes; the send buffer grows only for control
@@ -331,8 +399,9 @@ queue_remove(struct server *srv, struct req *r)
 	}
 }
 
-/* The one destructor of a request: closes its pipes, kills its CGI if it
- * still runs, and unlinks it from its connection and the queue. */
+/* The one destructor of a request: closes its pipes and its body's
+ * spool, stops its CGI unless its output is over, and unlinks it from its
+ * connection and the queue. */
 static void
 req_free(struct req *r)
 {
@@ -341,17 +410,18 @@ req_free(struct req *r)
 
 	if (r->state == REQ_WAITING)
 		queue_remove(c->srv, r);
+	if (r->cgi != NULL) {
+		/* Output still open: the CGI, or what it left, runs on. */
+		if (!r->exited || r->out_fd != -1 || r->err_fd != -1)
+			child_stop(r->cgi, 1);
+		else
+			child_detach(r->cgi);
+	}
 	req_close_fd(r, &r->in_fd);
 	req_close_fd(r, &r->out_fd);
 	req_close_fd(r, &r->err_fd);
-	if (r->pid > 0 && !r->exited)
-		child_kill(c->srv, r->pid);
-	else if (r->pid > 0) {
-		struct child *ch = child_find(c->srv, r->pid);
-
-		if (ch != NULL)
-			ch->req = NULL;
-	}
+	if (r->spool_fd != -1)
+		close(r->spool_fd);
 	for (pp = &c->reqs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
@@ -446,6 +516,8 @@ set_nonblock(int fd)
 	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
+static void	req_maybe_finish(struct req *);
+static int	req_stdin_pending(const struct req *);
 static void	req_on_stdin(void *, int, int);
 static void	req_on_stdout(void *, int, int);
 static void	req_on_stderr(void *, int, int);
@@ -493,8 +565,8 @@ cgi_limit(const struct server *srv)
 static int
 cgi_may_start(const struct server *srv)
 {
-	return srv->nchildren < srv->max_cgi &&
-	    srv->nchildren - srv->nlong < cgi_limit(srv);
+	return srv->nbusy < srv->max_cgi &&
+	    srv->nbusy - srv->nlong < cgi_limit(srv);
 }
 
 /* The first two figures of a /proc schedstat file: ns run, ns queued. */
@@ -570,6 +642,45 @@ cgi_learn(struct server *srv, const struct child *c, unsigned long long late)
 }
 
 /*
+ * A CGI exited: its status is read, but it is not reaped yet (see struct
+ * child).  Its request ends once its output has ended too.  A process it
+ * left running with its output open gets LINGER_MS more to finish, and
+ * then the CGI's process group is stopped (server_tick): without that, a
+ * background job that kept the CGI's stdout would hold the request open.
+ */
+static void
+child_on_exit(void *arg, int fd, int revents)
+{
+	struct child	*ch = arg;
+	struct server	*srv = ch->srv;
+	struct req	*r;
+	siginfo_t	 si;
+
+	(void)revents;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	    -1 || si.si_pid == 0)
+		return;
+	ev_del(srv->ev, fd);
+	ch->exited = 1;
+	if (si.si_code == CLD_EXITED)
+		ch->status = W_EXITCODE(si.si_status, 0);
+	else
+		ch->status = W_EXITCODE(0, si.si_status);
+	if (srv->adapt)
+		cgi_learn(srv, ch, server_lateness(srv));
+	if ((r = ch->req) == NULL) {
+		child_settle(ch);
+		return;
+	}
+	r->exited = 1;
+	r->status = ch->status;
+	if (ch->kill_at == 0 && ch->killed_at == 0)
+		r->linger_until = now_ms() + LINGER_MS;
+	req_maybe_finish(r);
+}
+
+/*
  * Starts the CGI with pipes on 0, 1 and 2, in a process group of its own
  * so that a kill reaches what it started too.  Returns 0, or -1 (logged).
  */
@@ -585,9 +696,11 @@ req_spawn(struct req *r)
 	char				**argv;
 	int				 in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int				 errp[2] = { -1, -1 }, rc;
+	pid_t				 pid;
 
 	if ((ch = calloc(1, sizeof(*ch))) == NULL)
 		goto fail;
+	ch->pidfd = -1;
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(errp, O_CLOEXEC) == -1)
 		goto fail;
@@ -619,10 +732,20 @@ req_spawn(struct req *r)
 		argv_script[1] = NULL;
 		argv = argv_script;
 	}
-	rc = posix_spawn(&r->pid, r->program, &fa, &attr, argv, r->envp);
+	rc = posix_spawn(&pid, r->program, &fa, &attr, argv, r->envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
+		errno = rc;
+		goto fail;
+	}
+	if ((ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1 ||
+	    ev_set(srv->ev, ch->pidfd, POLLIN, child_on_exit, ch) == -1) {
+		rc = errno;
+		if (ch->pidfd != -1)
+			close(ch->pidfd);
+		(void)kill(-pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
 		errno = rc;
 		goto fail;
 	}
@@ -635,19 +758,22 @@ req_spawn(struct req *r)
 	set_nonblock(r->in_fd);
 	set_nonblock(r->out_fd);
 	set_nonblock(r->err_fd);
-	ch->pid = r->pid;
+	ch->srv = srv;
+	ch->pid = pid;
 	ch->started_us = now_us();
 	ch->req = r;
+	ch->busy = 1;
 	ch->next = srv->children;
 	srv->children = ch;
-	srv->nchildren++;
+	srv->nbusy++;
+	r->cgi = ch;
 	r->state = REQ_RUNNING;
 	/*
 	 * Watched from the start for what they will want first, so that a
 	 * request costs no change of watch: stdout and stderr for reading,
 	 * and stdin not at all when the whole body (often none) is in.
 	 */
-	if (r->inlen == r->inoff && r->stdin_ended)
+	if (!req_stdin_pending(r) && r->stdin_ended)
 		req_close_fd(r, &r->in_fd);
 	else if (ev_set(srv->ev, r->in_fd, 0, req_on_stdin, r) == -1)
 		return -1;	/* the caller ends r; req_free kills the CGI */
@@ -662,7 +788,6 @@ fail_fa:
 fail:
 	slog(LOG_ERR, "%s: starting %s: %s", r->script, r->program,
 	    strerror(errno));
-	r->pid = 0;
 	free(ch);
 	if (in[0] != -1) {
 		close(in[0]);
@@ -695,7 +820,7 @@ req_schedule(struct req *r)
 	}
 	if (srv->nqueued >= srv->max_queue) {
 		slog(LOG_WARNING, "%s: overloaded: %zu CGIs running, %zu "
-		    "requests waiting", r->script, srv->nchildren,
+		    "requests waiting", r->script, srv->nbusy,
 		    srv->nqueued);
 		req_end(r, 0, FCGI_OVERLOADED);
 		return;
@@ -1053,15 +1178,114 @@ req_add_params(struct req *r, const uint8_t *p, size_t len)
 	return n == -1 ? -1 : 0;
 }
 
-/* Hands STDIN bytes to the CGI; what it cannot take now waits in inbuf. */
+/* Body bytes that wait to go to the CGI. */
 static int
-req_feed_stdin(struct req *r, const uint8_t *p, size_t len)
+req_stdin_pending(const struct req *r)
+{
+	return r->inlen > r->inoff || r->spool_off < r->spool_len;
+}
+
+/*
+ * Whether r's waiting body holds back the reading of its connection.  It
+ * does, so that the rest of the body waits in the socket's buffers, not in
+ * memory, except while r waits for a slot with its body spooled (see
+ * req_hold_stdin).
+ */
+static int
+req_stdin_blocks(const struct req *r)
+{
+	return req_stdin_pending(r) &&
+	    !(r->state == REQ_WAITING && r->spool_fd != -1);
+}
+
+/* An unlinked temporary file in the spool directory, or -1. */
+static int
+spool_open(const struct server *srv)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	fd = open(srv->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+	/* A file system without O_TMPFILE. */
+	if (snprintf(path, sizeof(path), "%s/fcgi-bridge-body.XXXXXX",
+	    srv->spool_dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) != -1)
+		unlink(path);
+	return fd;
+}
+
+/*
+ * Keeps body bytes that the CGI cannot take yet: it has not started, or
+ * its pipe is full.  They wait in memory, one record at most, while the
+ * connection is not read (req_stdin_blocks); but a request waiting for a
+ * slot on a connection that carries other requests cannot hold them up,
+ * since one of them may be the CGI whose end would free the slot: its
+ * body goes to a temporary file instead, read back once its CGI runs.
+ * Returns 0, or -1 with *why.
+ */
+static int
+req_hold_stdin(struct req *r, const uint8_t *p, size_t len, const char **why)
+{
+	struct conn	*c = r->conn;
+	ssize_t		 n;
+
+	if (r->state == REQ_WAITING &&
+	    (r->spool_fd != -1 || c->reqs != r || r->next != NULL)) {
+		if (r->spool_fd == -1 &&
+		    (r->spool_fd = spool_open(c->srv)) == -1) {
+			*why = "cannot create a file to keep the body in";
+			return -1;
+		}
+		while (len > 0) {
+			if ((n = pwrite(r->spool_fd, p, len, r->spool_len)) ==
+			    -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				*why = "cannot write the body to its file";
+				return -1;
+			}
+			p += n;
+			len -= (size_t)n;
+			r->spool_len += n;
+		}
+		return 0;
+	}
+	if (r->inbuf == NULL && (r->inbuf = malloc(FCGI_MAX_CONTENT)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	memmove(r->inbuf, r->inbuf + r->inoff, r->inlen - r->inoff);
+	r->inlen -= r->inoff;
+	r->inoff = 0;
+	if (len > FCGI_MAX_CONTENT - r->inlen) {
+		/* req_stdin_blocks keeps this from happening. */
+		*why = "body buffer overrun";
+		return -1;
+	}
+	memcpy(r->inbuf + r->inlen, p, len);
+	r->inlen += len;
+	return 0;
+}
+
+/*
+ * Hands body bytes to the CGI, or keeps them until it can take them.  Once
+ * the CGI has closed its standard input the rest is dropped.  Returns 0,
+ * or -1 with *why.
+ */
+static int
+req_feed_stdin(struct req *r, const uint8_t *p, size_t len, const char **why)
 {
 	ssize_t	 n = 0;
 
-	if (r->in_fd == -1)
-		return 0;	/* the CGI closed its stdin: drop the rest */
-	if (r->inlen == r->inoff && r->state == REQ_RUNNING) {
+	if (r->state == REQ_RUNNING && r->in_fd == -1)
+		return 0;
+	if (r->state == REQ_RUNNING && !req_stdin_pending(r)) {
 		n = write(r->in_fd, p, len);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			req_close_fd(r, &r->in_fd);
@@ -1072,44 +1296,83 @@ req_feed_stdin(struct req *r, const uint8_t *p, size_t len)
 	}
 	if ((size_t)n == len)
 		return 0;
-	if (r->inbuf == NULL && (r->inbuf = malloc(FCGI_MAX_CONTENT)) == NULL)
-		return -1;
-	memmove(r->inbuf, r->inbuf + r->inoff, r->inlen - r->inoff);
-	r->inlen -= r->inoff;
-	r->inoff = 0;
-	memcpy(r->inbuf + r->inlen, p + n, len - (size_t)n);
-	r->inlen += len - (size_t)n;
-	return 0;
+	return req_hold_stdin(r, p + n, len - (size_t)n, why);
 }
 
-static int	conn_stdin_blocked(struct conn *);
-static int	conn_process(struct conn *);
+/* Drops the body that the CGI will never take. */
+static void
+req_drop_stdin(struct req *r)
+{
+	r->inlen = r->inoff = 0;
+	if (r->spool_fd != -1) {
+		close(r->spool_fd);
+		r->spool_fd = -1;
+	}
+	r->spool_len = r->spool_off = 0;
+	req_close_fd(r, &r->in_fd);
+}
+
+/*
+ * Fails r where everyone can see it: with an HTTP error of ours while none
+ * of its answer has gone out, else by closing its connection, the one way
+ * left to tell the web server that the answer is not whole.  Returns 0
+ * when r alone is gone, -1 when its connection is too.
+ */
+static int
+req_fail(struct req *r, int status, const char *why)
+{
+	char	 line[320];
+
+	if (!r->stdout_sent) {
+		req_fail_http(r, status, why);
+		return 0;
+	}
+	snprintf(line, sizeof(line), "%s: %s", r->script[0] ? r->script : "-",
+	    why);
+	conn_close(r->conn, line);
+	return -1;
+}
 
 static void
 req_on_stdin(void *arg, int fd, int revents)
 {
 	struct req	*r = arg;
-	struct conn	*c;
 	ssize_t		 n;
 
-	(void)fd;
 	(void)revents;
+	if (r->inlen == r->inoff && r->spool_off < r->spool_len) {
+		if (r->inbuf == NULL &&
+		    (r->inbuf = malloc(FCGI_MAX_CONTENT)) == NULL) {
+			(void)req_fail(r, 503, "out of memory");
+			return;
+		}
+		n = pread(r->spool_fd, r->inbuf, FCGI_MAX_CONTENT,
+		    r->spool_off);
+		if (n <= 0) {
+			(void)req_fail(r, 502, "cannot read the body back from "
+			    "its file");
+			return;
+		}
+		r->inoff = 0;
+		r->inlen = (size_t)n;
+		r->spool_off += n;
+		if (r->spool_off == r->spool_len) {
+			close(r->spool_fd);
+			r->spool_fd = -1;
+			r->spool_len = r->spool_off = 0;
+		}
+	}
 	if (r->inlen > r->inoff) {
-		n = write(r->in_fd, r->inbuf + r->inoff, r->inlen - r->inoff);
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			r->inlen = r->inoff = 0;
-			req_close_fd(r, &r->in_fd);
-		} else if (n > 0)
+		n = write(fd, r->inbuf + r->inoff, r->inlen - r->inoff);
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			req_drop_stdin(r);
+		else if (n > 0)
 			r->inoff += (size_t)n;
 		if (r->inoff == r->inlen)
 			r->inoff = r->inlen = 0;
 	}
 	req_update(r);
-	c = r->conn;
-	/* Records that waited behind this STDIN can go on now. */
-	if (!conn_stdin_blocked(c) && c->rlen > 0 && conn_process(c) == -1)
-		return;
-	conn_update(c);
+	conn_update(r->conn);
 }
 
 /* Queues the checked header block and what followed it, as room allows. */
@@ -1181,8 +1444,9 @@ req_maybe_finish(struct req *r)
 		return;
 	}
 	if (r->timed_out)
-		slog(LOG_WARNING, "%s: timed out after its headers: "
-		    "the response is cut", r->script);
+		slog(LOG_WARNING, "%s: timed out after its headers: its "
+		    "process group was stopped, and the response may be cut",
+		    r->script);
 	req_end(r, req_app_status(r), FCGI_REQUEST_COMPLETE);
 }
 
@@ -1209,21 +1473,15 @@ req_drop_output(struct req *r, int *fd)
 static void
 req_abort(struct req *r)
 {
-	struct child	*ch;
-
-	if (r->state != REQ_RUNNING || r->exited) {
+	if (r->cgi == NULL) {
 		req_end(r, 0, FCGI_REQUEST_COMPLETE);
 		return;
 	}
 	r->aborted = 1;
-	r->inlen = r->inoff = 0;
-	req_close_fd(r, &r->in_fd);
+	req_drop_stdin(r);
 	free(r->head);
 	r->head = NULL;
-	if ((ch = child_find(r->conn->srv, r->pid)) != NULL) {
-		child_signal(ch, SIGTERM);
-		ch->kill_at = now_ms() + KILL_GRACE_MS;
-	}
+	child_stop(r->cgi, 0);
 	req_update(r);
 }
 
@@ -1265,7 +1523,8 @@ req_on_stdout(void *arg, int fd, int revents)
 			return;
 		if (hl <= 0) {
 			req_close_fd(r, &r->out_fd);
-			child_kill(c->srv, r->pid);
+			if (r->cgi != NULL)
+				child_stop(r->cgi, 1);
 			r->exited = 1;
 			r->status = 0;
 			req_close_fd(r, &r->err_fd);
@@ -1350,10 +1609,10 @@ req_update(struct req *r)
 	if (r->head != NULL && r->head_ok)
 		req_flush_head(r);
 	if (r->in_fd != -1) {
-		if (r->inlen == r->inoff && r->stdin_ended)
+		if (!req_stdin_pending(r) && r->stdin_ended)
 			req_close_fd(r, &r->in_fd);
 		else
-			ev_events(ev, r->in_fd, r->inlen > r->inoff ?
+			ev_events(ev, r->in_fd, req_stdin_pending(r) ?
 			    POLLOUT : 0);
 	}
 	/* Until its headers check, stdout goes to r->head, not the socket. */
@@ -1380,12 +1639,13 @@ conn_free(struct conn *c)
 			break;
 		}
 	srv->nconns--;
+	if (c->resume)
+		srv->nresume--;
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
 	if (srv->listen_fd != -1 && !srv->stopping)
 		ev_events(srv->ev, srv->listen_fd, POLLIN);
-	server_dispatch_queue(srv);
 }
 
 /* Closes a connection at once, killing its requests' CGIs (logged). */
@@ -1455,6 +1715,7 @@ static int
 conn_record(struct conn *c, const struct fcgi_record *rec)
 {
 	struct req	*r;
+	const char	*errstr;
 	uint16_t	 role;
 	uint8_t		 flags, body[8];
 	char		 why[96];
@@ -1503,7 +1764,7 @@ conn_record(struct conn *c, const struct fcgi_record *rec)
 		r->conn = c;
 		r->id = rec->hdr.request_id;
 		r->keep_conn = flags & FCGI_KEEP_CONN;
-		r->in_fd = r->out_fd = r->err_fd = -1;
+		r->in_fd = r->out_fd = r->err_fd = r->spool_fd = -1;
 		r->deadline = now_ms() + c->srv->timeout_ms;
 		r->next = c->reqs;
 		c->reqs = r;
@@ -1546,10 +1807,8 @@ conn_record(struct conn *c, const struct fcgi_record *rec)
 		if (rec->hdr.content_length == 0)
 			r->stdin_ended = 1;
 		else if (req_feed_stdin(r, rec->content,
-		    rec->hdr.content_length) == -1) {
-			conn_close(c, "out of memory");
-			return -1;
-		}
+		    rec->hdr.content_length, &errstr) == -1)
+			return req_fail(r, 503, errstr);
 		req_update(r);
 		return 0;
 	case FCGI_ABORT_REQUEST:
@@ -1570,14 +1829,14 @@ conn_record(struct conn *c, const struct fcgi_record *rec)
 	}
 }
 
-/* Whether some request of c still holds STDIN the CGI has not taken. */
+/* Whether some request of c holds the reading of c back. */
 static int
 conn_stdin_blocked(struct conn *c)
 {
 	struct req	*r;
 
 	for (r = c->reqs; r != NULL; r = r->next)
-		if (r->inlen > r->inoff)
+		if (req_stdin_blocks(r))
 			return 1;
 	return 0;
 }
@@ -1586,6 +1845,7 @@ static void
 conn_update(struct conn *c)
 {
 	short	 events = 0;
+	int	 blocked;
 
 	if (c->draining || c->broken)
 		return;
@@ -1594,7 +1854,13 @@ conn_update(struct conn *c)
 		conn_start_drain(c);
 		return;
 	}
-	if (!conn_stdin_blocked(c))
+	blocked = conn_stdin_blocked(c);
+	/* Records already read wait for no event of the socket's. */
+	if (c->stalled && !blocked && !c->resume) {
+		c->resume = 1;
+		c->srv->nresume++;
+	}
+	if (!blocked)
 		events |= POLLIN;
 	if (c->wlen > 0)
 		events |= POLLOUT;
@@ -1662,9 +1928,10 @@ out:
 }
 
 /*
- * Acts on the whole records in the receive buffer, stopping while a CGI
- * has not taken the STDIN already given to it.  Returns 0, or -1 when the
- * connection was closed.
+ * Acts on the whole records in the receive buffer, stopping while a
+ * request holds the connection back (conn_stdin_blocked); the rest waits
+ * for server_run_deferred.  Returns 0, or -1 when the connection was
+ * closed.
  */
 static int
 conn_process(struct conn *c)
@@ -1675,27 +1942,28 @@ conn_process(struct conn *c)
 	size_t			 off = 0;
 	int			 len;
 
-	{
-		while (off < c->rlen && !c->draining) {
-			len = fcgi_record_parse(c->rbuf + off, c->rlen - off,
-			    &rec, &errstr);
-			if (len == -1) {
-				snprintf(why, sizeof(why), "malformed record: "
-				    "%s", errstr);
-				conn_close(c, why);
-				return -1;
-			}
-			if (len == 0)
-				break;
-			off += (size_t)len;
-			if (conn_record(c, &rec) == -1)
-				return -1;
-			if (conn_stdin_blocked(c))
-				break;
+	c->stalled = 0;
+	while (off < c->rlen && !c->draining) {
+		if (conn_stdin_blocked(c)) {
+			c->stalled = 1;
+			break;
 		}
-		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-		c->rlen -= off;
+		len = fcgi_record_parse(c->rbuf + off, c->rlen - off, &rec,
+		    &errstr);
+		if (len == -1) {
+			snprintf(why, sizeof(why), "malformed record: %s",
+			    errstr);
+			conn_close(c, why);
+			return -1;
+		}
+		if (len == 0)
+			break;
+		off += (size_t)len;
+		if (conn_record(c, &rec) == -1)
+			return -1;
 	}
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= off;
 	return 0;
 }
 
@@ -1797,46 +2065,6 @@ server_on_accept(void *arg, int fd, int revents)
 }
 
 static void
-server_reap(struct server *srv)
-{
-	struct child		*c, **pp;
-	siginfo_t		 si;
-	unsigned long long	 late;
-	pid_t			 pid;
-	int			 status;
-
-	late = srv->adapt ? server_lateness(srv) : 0;
-	/* Each exited child is looked at (WNOWAIT) before it is reaped. */
-	for (;;) {
-		si.si_pid = 0;
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
-		    si.si_pid == 0)
-			break;
-		pid = si.si_pid;
-		for (pp = &srv->children; (c = *pp) != NULL; pp = &c->next)
-			if (c->pid == pid)
-				break;
-		if (c != NULL && srv->adapt)
-			cgi_learn(srv, c, late);
-		if (waitpid(pid, &status, WNOHANG) != pid)
-			break;
-		if (c == NULL)
-			continue;
-		*pp = c->next;
-		srv->nchildren--;
-		if (c->long_running)
-			srv->nlong--;
-		if (c->req != NULL) {
-			c->req->exited = 1;
-			c->req->status = status;
-			req_maybe_finish(c->req);
-		}
-		free(c);
-	}
-	server_dispatch_queue(srv);
-}
-
-static void
 server_stop(struct server *srv, const char *why)
 {
 	struct conn	*c, *next;
@@ -1844,7 +2072,7 @@ server_stop(struct server *srv, const char *why)
 	if (srv->stopping)
 		return;
 	slog(LOG_INFO, "%s: no longer accepting; %zu CGIs running", why,
-	    srv->nchildren);
+	    srv->nbusy);
 	srv->stopping = 1;
 	srv->stop_at = now_ms() + srv->grace_ms;
 	if (srv->listen_fd != -1) {
@@ -1880,30 +2108,129 @@ server_on_signal(void *arg, int fd, int revents)
 				server_stop(srv, "SIGINT");
 		}
 	} while (n == (ssize_t)sizeof(si));
-	server_reap(srv);
 }
 
-/* Deadlines: request timeouts, kill grace periods, idle and draining
- * connections. */
+/* SIGKILL at the end of the grace time; CGIs that become long-running. */
+static void
+server_tick_children(struct server *srv, long long now)
+{
+	struct child	*ch, *next;
+
+	for (ch = srv->children; ch != NULL; ch = next) {
+		next = ch->next;
+		if (ch->busy && !ch->long_running &&
+		    now * 1000 - ch->started_us >= LONG_CGI_MS * 1000LL) {
+			ch->long_running = 1;
+			srv->nlong++;
+			server_dispatch_soon(srv);
+		}
+		if (ch->kill_at != 0 && now >= ch->kill_at) {
+			child_signal(ch, SIGKILL);
+			ch->kill_at = 0;
+			ch->killed_at = now;
+			child_settle(ch);
+		}
+	}
+}
+
+/*
+ * A request whose CGI's process group got SIGKILL a tick ago: a pipe still
+ * open with nothing in it is held by a process outside the group, and is
+ * closed; a CGI that has not exited even so (stuck in the kernel) is left
+ * to be reaped whenever it ends.  r may be gone on return.
+ */
+static void
+req_give_up(struct req *r)
+{
+	int	 avail;
+
+	/* While a header block waits to go out, stdout is not read. */
+	if (r->out_fd != -1 && !(r->head_ok && r->head != NULL) &&
+	    ioctl(r->out_fd, FIONREAD, &avail) == 0 && avail == 0)
+		req_close_fd(r, &r->out_fd);
+	if (r->err_fd != -1 && ioctl(r->err_fd, FIONREAD, &avail) == 0 &&
+	    avail == 0)
+		req_close_fd(r, &r->err_fd);
+	if (!r->exited) {
+		r->exited = 1;
+		r->status = W_EXITCODE(0, SIGKILL);
+		if (r->cgi != NULL)
+			child_detach(r->cgi);
+	}
+	req_maybe_finish(r);
+}
+
+/*
+ * The time limit of -t.  Before the CGI's header block, the answer is a
+ * 504 at once; after it, the CGI is stopped and the output it still
+ * writes goes out until it ends.
+ */
+static void
+req_time_out(struct req *r)
+{
+	r->timed_out = 1;
+	if (r->state != REQ_RUNNING) {
+		req_fail_http(r, 504, r->state == REQ_WAITING ?
+		    "no CGI slot in time" :
+		    "the request did not arrive in time");
+		return;
+	}
+	if (r->head_ok) {
+		if (r->cgi != NULL)
+			child_stop(r->cgi, 0);
+		return;
+	}
+	if (r->cgi != NULL)
+		child_stop(r->cgi, 1);
+	req_close_fd(r, &r->out_fd);
+	req_close_fd(r, &r->err_fd);
+	free(r->head);
+	r->head = NULL;
+	r->head_len = 0;
+	r->exited = 1;
+	req_maybe_finish(r);
+}
+
+/* The deadlines of a connection's requests. */
+static void
+conn_tick_requests(struct conn *c, long long now)
+{
+	struct req	*r, *next;
+
+	for (r = c->reqs; r != NULL; r = next) {
+		next = r->next;
+		if (!r->timed_out && now >= r->deadline) {
+			req_time_out(r);
+			continue;
+		}
+		if (r->giving_up || (r->cgi != NULL && r->cgi->killed_at != 0 &&
+		    now >= r->cgi->killed_at + TICK_MS)) {
+			r->giving_up = 1;
+			req_give_up(r);
+			continue;
+		}
+		if (r->cgi != NULL && r->linger_until != 0 &&
+		    now >= r->linger_until) {
+			r->linger_until = 0;
+			if (r->cgi->kill_at != 0 || r->cgi->killed_at != 0)
+				continue;
+			slog(LOG_WARNING, "%s: the CGI exited %d s ago, but a "
+			    "process it started still holds its output open: "
+			    "stopping its process group", r->script,
+			    LINGER_MS / 1000);
+			child_stop(r->cgi, 0);
+		}
+	}
+}
+
+/* Deadlines: of CGIs, of requests, of idle and draining connections. */
 static void
 server_tick(struct server *srv)
 {
 	struct conn	*c, *cnext;
-	struct req	*r, *rnext;
-	struct child	*ch;
 	long long	 now = now_ms();
 
-	for (ch = srv->children; ch != NULL; ch = ch->next) {
-		if (ch->kill_at != 0 && now >= ch->kill_at) {
-			child_signal(ch, SIGKILL);
-			ch->kill_at = 0;
-		}
-		if (!ch->long_running &&
-		    now * 1000 - ch->started_us >= LONG_CGI_MS * 1000LL) {
-			ch->long_running = 1;
-			srv->nlong++;
-		}
-	}
+	server_tick_children(srv, now);
 	for (c = srv->conns; c != NULL; c = cnext) {
 		cnext = c->next;
 		if (c->broken) {
@@ -1920,41 +2247,7 @@ server_tick(struct server *srv)
 			conn_close(c, srv->stopping ? NULL : "idle");
 			continue;
 		}
-		for (r = c->reqs; r != NULL; r = rnext) {
-			rnext = r->next;
-			if (r->timed_out && now >= r->deadline +
-			    2 * KILL_GRACE_MS) {
-				conn_close(c, "a timed-out request did not "
-				    "end");
-				break;
-			}
-			if (r->timed_out || now < r->deadline)
-				continue;
-			r->timed_out = 1;
-			if (r->state != REQ_RUNNING) {
-				req_fail_http(r, 504, r->state == REQ_WAITING ?
-				    "no CGI slot in time" :
-				    "the request did not arrive in time");
-				continue;
-			}
-			ch = child_find(srv, r->pid);
-			if (ch != NULL) {
-				child_signal(ch, SIGTERM);
-				ch->kill_at = now + KILL_GRACE_MS;
-			}
-			if (!r->head_ok) {
-				req_close_fd(r, &r->out_fd);
-				req_close_fd(r, &r->err_fd);
-				free(r->head);
-				r->head = NULL;
-				r->head_len = 0;
-				r->exited = 1;
-				if (ch != NULL)
-					ch->req = NULL;
-				r->pid = 0;
-				req_maybe_finish(r);
-			}
-		}
+		conn_tick_requests(c, now);
 	}
 	if (srv->stopping && now >= srv->stop_at)
 		for (c = srv->conns; c != NULL; c = cnext) {
@@ -1962,7 +2255,34 @@ server_tick(struct server *srv)
 			conn_close(c, "still running at the end of the grace "
 			    "period");
 		}
-	server_dispatch_queue(srv);	/* CGIs may have become long-running */
+}
+
+/*
+ * Work that must not run inside the callbacks that make it due, where the
+ * connection or request being handled could be freed under them: starting
+ * queued requests once slots are free, and acting on the records that a
+ * connection read while one of its requests held it back.
+ */
+static void
+server_run_deferred(struct server *srv)
+{
+	struct conn	*c, *next;
+
+	while (srv->dispatch_due || srv->nresume > 0) {
+		if (srv->dispatch_due) {
+			srv->dispatch_due = 0;
+			server_dispatch_queue(srv);
+		}
+		for (c = srv->conns; c != NULL && srv->nresume > 0; c = next) {
+			next = c->next;
+			if (!c->resume)
+				continue;
+			c->resume = 0;
+			srv->nresume--;
+			if (conn_process(c) == 0)
+				conn_update(c);
+		}
+	}
 }
 
 static int
@@ -2012,6 +2332,33 @@ is_loopback(const struct sockaddr_storage *ss)
 		return IN6_IS_ADDR_LOOPBACK(
 		    &((const struct sockaddr_in6 *)ss)->sin6_addr);
 	return 1;
+}
+
+/*
+ * serve needs pidfds that waitid(2) takes (Linux 5.4): a zombie is the
+ * only thing that keeps a CGI's process group ID from reuse until the last
+ * signal to the group is sent, and only through a pidfd can the status of
+ * one exited CGI be read without reaping it.
+ */
+static int
+pidfd_check(void)
+{
+	siginfo_t	 si;
+	int		 fd;
+
+	if ((fd = (int)syscall(SYS_pidfd_open, getpid(), 0)) == -1) {
+		warn("serve needs Linux 5.4 or later: pidfd_open");
+		return -1;
+	}
+	/* Not our child: ECHILD where P_PIDFD is known, EINVAL where not. */
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1 &&
+	    errno == EINVAL) {
+		warnx("serve needs Linux 5.4 or later: waitid P_PIDFD");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 static void
@@ -2287,8 +2634,11 @@ cmd_serve(int argc, char **argv)
 	if (uid != (uid_t)-1 && setuid(uid) == -1)
 		err(EX_OSERR, "setuid %u", (unsigned int)uid);
 
+	/* CGIs are waited for through pidfds (child_on_exit): SIGCHLD must
+	 * not be ignored, which would reap them before their status is read. */
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR || pidfd_check() == -1)
+		goto usage;
 	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGCHLD);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
@@ -2301,6 +2651,9 @@ cmd_serve(int argc, char **argv)
 	    ev_set(srv.ev, srv.listen_fd, POLLIN, server_on_accept, &srv) == -1)
 		err(EX_OSERR, "event loop");
 
+	srv.spool_dir = getenv("TMPDIR");
+	if (srv.spool_dir == NULL || *srv.spool_dir != '/')
+		srv.spool_dir = "/tmp";
 	srv.ncpu = cpus_usable();
 	srv.self_stat_fd = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
 	slog(LOG_INFO, "listening on %s, up to %zu CGIs at once, %s",
@@ -2309,11 +2662,12 @@ cmd_serve(int argc, char **argv)
 	while (!srv.stopping || srv.conns != NULL || srv.children != NULL) {
 		wait = srv.conns != NULL || srv.children != NULL ? TICK_MS : -1;
 		if (ev_run_once(srv.ev, wait) == -1)
-			err(EX_OSERR, "poll");
+			err(EX_OSERR, "epoll_wait");
 		if (now_ms() - srv.last_tick >= TICK_MS) {
 			server_tick(&srv);
 			srv.last_tick = now_ms();
 		}
+		server_run_deferred(&srv);
 		if (srv.stopping && srv.conns == NULL && srv.children != NULL &&
 		    now_ms() >= srv.stop_at + KILL_GRACE_MS) {
 			struct child *c;
