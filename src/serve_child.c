@@ -1,0 +1,319 @@
+/*
+ * serve: CGI processes, from their start to their reaping.  A CGI runs in
+ * a process group of its own, so that stopping it reaches whatever it
+ * started too.  It is waited for through a pidfd: its exit is an event of
+ * the loop, its status is read without reaping it, and it is reaped only
+ * once no signal to its group can be due (struct child).
+ */
+#include <sys/types.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "serve_internal.h"
+#include "util.h"
+
+/* Sends a signal to a CGI's process group, which it leads. */
+void
+child_signal(struct child *ch, int sig)
+{
+	if (kill(-ch->pid, sig) == -1)
+		(void)kill(ch->pid, sig);
+}
+
+/*
+ * Frees the slot of a CGI that has exited once no request waits on it,
+ * and reaps it once no signal to its group can be due: its request is
+ * done and no SIGKILL is pending.  ch may be gone on return.
+ */
+static void
+child_settle(struct child *ch)
+{
+	struct server	 *srv = ch->srv;
+	struct child	**pp;
+	siginfo_t	  si;
+
+	if (!ch->exited)
+		return;
+	if (ch->busy && ch->req == NULL) {
+		ch->busy = 0;
+		srv->nbusy--;
+		if (ch->long_running)
+			srv->nlong--;
+		server_dispatch_soon(srv);
+	}
+	if (ch->req != NULL || ch->kill_at != 0)
+		return;
+	(void)waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG);
+	ev_del(srv->ev, ch->pidfd);
+	close(ch->pidfd);
+	for (pp = &srv->children; *pp != ch; pp = &(*pp)->next)
+		;
+	*pp = ch->next;
+	free(ch);
+}
+
+/* Its request hears no more from the CGI.  ch may be gone on return. */
+void
+child_detach(struct child *ch)
+{
+	if (ch->req != NULL) {
+		ch->req->cgi = NULL;
+		ch->req = NULL;
+	}
+	child_settle(ch);
+}
+
+/*
+ * The one way serve gives up on a CGI: SIGTERM to its process group now
+ * (once), SIGKILL when the grace time is over (child_tick), and, with
+ * detach, its request hears no more from it.  ch may be gone on return
+ * when detached.
+ */
+void
+child_stop(struct child *ch, int detach)
+{
+	if (ch->kill_at == 0 && ch->killed_at == 0) {
+		child_signal(ch, SIGTERM);
+		ch->kill_at = now_ms() + KILL_GRACE_MS;
+	}
+	if (detach)
+		child_detach(ch);
+}
+
+/*
+ * A CGI exited: its status is read, but it is not reaped yet (see struct
+ * child).  Its request ends once its output has ended too.  A process it
+ * left running with its output open gets LINGER_MS more to finish, and
+ * then the CGI's process group is stopped (req_tick): without that, a
+ * background job that kept the CGI's stdout would hold the request open.
+ */
+static void
+child_on_exit(void *arg, int fd, int revents)
+{
+	struct child	*ch = arg;
+	struct server	*srv = ch->srv;
+	struct req	*r;
+	siginfo_t	 si;
+
+	(void)revents;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	    -1 || si.si_pid == 0)
+		return;
+	ev_del(srv->ev, fd);
+	ch->exited = 1;
+	if (si.si_code == CLD_EXITED)
+		ch->status = W_EXITCODE(si.si_status, 0);
+	else
+		ch->status = W_EXITCODE(0, si.si_status);
+	sched_learn(&srv->sched, ch->pid, ch->started_us);
+	if ((r = ch->req) == NULL) {
+		child_settle(ch);
+		return;
+	}
+	r->exited = 1;
+	r->status = ch->status;
+	if (ch->kill_at == 0 && ch->killed_at == 0)
+		r->linger_until = now_ms() + LINGER_MS;
+	req_maybe_finish(r);
+}
+
+/*
+ * Starts program with in, out and err as its descriptors 0, 1 and 2, in
+ * the directory cwd, in a process group of its own, with no signal
+ * blocked and the ones serve takes through its signalfd at their default
+ * action.  Returns 0 with *pid, or an errno value.
+ */
+static int
+child_spawn(const char *program, char **argv, char **envp, const char *cwd,
+    const int fds[3], pid_t *pid)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 attr;
+	sigset_t			 none, dflt;
+	int				 rc;
+
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGCHLD);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGHUP);
+	if ((rc = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, fds[1], 1)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, fds[2], 2)) == 0 &&
+	    (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&attr, &dflt)) == 0 &&
+	    (rc = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)) == 0)
+		rc = posix_spawn(pid, program, &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
+/* A fresh pipe end has no status flag but its access mode, which
+ * F_SETFL leaves alone: one call, not a read and a write. */
+static void
+set_nonblock(int fd)
+{
+	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
+}
+
+static void
+close_pipe(int p[2])
+{
+	if (p[0] != -1) {
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+/*
+ * Starts r's CGI, with pipes on 0, 1 and 2, and takes it into the child
+ * table.  Returns 0, or -1 (logged).
+ */
+int
+child_start(struct req *r)
+{
+	struct server	*srv = r->conn->srv;
+	struct child	*ch;
+	char		*argv_script[2] = { r->program, NULL };
+	int		 in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	int		 errp[2] = { -1, -1 }, rc;
+	pid_t		 pid;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		goto fail;
+	ch->pidfd = -1;
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(errp, O_CLOEXEC) == -1)
+		goto fail;
+	if ((rc = child_spawn(r->program, srv->cfg->fixed_argv != NULL ?
+	    srv->cfg->fixed_argv : argv_script, r->envp, r->cwd,
+	    (int[3]){ in[0], out[1], errp[1] }, &pid)) != 0) {
+		errno = rc;
+		goto fail;
+	}
+	if ((ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1 ||
+	    ev_set(srv->ev, ch->pidfd, POLLIN, child_on_exit, ch) == -1) {
+		rc = errno;
+		if (ch->pidfd != -1)
+			close(ch->pidfd);
+		(void)kill(-pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		errno = rc;
+		goto fail;
+	}
+	close(in[0]);
+	close(out[1]);
+	close(errp[1]);
+	r->in_fd = in[1];
+	r->out_fd = out[0];
+	r->err_fd = errp[0];
+	set_nonblock(r->in_fd);
+	set_nonblock(r->out_fd);
+	set_nonblock(r->err_fd);
+	ch->srv = srv;
+	ch->pid = pid;
+	ch->started_us = now_us();
+	ch->req = r;
+	ch->busy = 1;
+	ch->next = srv->children;
+	srv->children = ch;
+	srv->nbusy++;
+	r->cgi = ch;
+	r->state = REQ_RUNNING;
+	/*
+	 * Watched from the start for what they will want first, so that a
+	 * request costs no change of watch: stdout and stderr for reading,
+	 * and stdin not at all when the whole body (often none) is in.
+	 */
+	if (!req_stdin_pending(r) && r->stdin_ended)
+		req_close_fd(r, &r->in_fd);
+	else if (ev_set(srv->ev, r->in_fd, 0, req_on_stdin, r) == -1)
+		return -1;	/* the caller ends r; req_free stops the CGI */
+	if (ev_set(srv->ev, r->out_fd, POLLIN, req_on_stdout, r) == -1 ||
+	    ev_set(srv->ev, r->err_fd, POLLIN, req_on_stderr, r) == -1)
+		return -1;
+	return 0;
+fail:
+	slog(LOG_ERR, "%s: starting %s: %s", r->script, r->program,
+	    strerror(errno));
+	free(ch);
+	close_pipe(in);
+	close_pipe(out);
+	close_pipe(errp);
+	return -1;
+}
+
+/* SIGKILL at the end of the grace time; CGIs that become long-running. */
+void
+child_tick(struct server *srv, long long now)
+{
+	struct child	*ch, *next;
+
+	for (ch = srv->children; ch != NULL; ch = next) {
+		next = ch->next;
+		if (ch->busy && !ch->long_running &&
+		    now * 1000 - ch->started_us >= LONG_CGI_MS * 1000LL) {
+			ch->long_running = 1;
+			srv->nlong++;
+			server_dispatch_soon(srv);
+		}
+		if (ch->kill_at != 0 && now >= ch->kill_at) {
+			child_signal(ch, SIGKILL);
+			ch->kill_at = 0;
+			ch->killed_at = now;
+			child_settle(ch);
+		}
+	}
+}
+
+/*
+ * serve needs pidfds that waitid(2) takes (Linux 5.4): a zombie is the
+ * only thing that keeps a CGI's process group ID from reuse until the last
+ * signal to the group is sent, and only through a pidfd can the status of
+ * one exited CGI be read without reaping it.
+ */
+int
+child_pidfd_check(void)
+{
+	siginfo_t	 si;
+	int		 fd;
+
+	if ((fd = (int)syscall(SYS_pidfd_open, getpid(), 0)) == -1) {
+		warn("serve needs Linux 5.4 or later: pidfd_open");
+		return -1;
+	}
+	/* Not our child: ECHILD where P_PIDFD is known, EINVAL where not. */
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1 &&
+	    errno == EINVAL) {
+		warnx("serve needs Linux 5.4 or later: waitid P_PIDFD");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,227 @@
+/*
+ * serve: the loop.  It accepts connections (from allowed peers, within
+ * --max-conns), reads the signals that stop serve, runs the tick that
+ * times things out, and the work that the callbacks defer to a safe point
+ * (server_run_deferred).  It ends when serve has stopped and its last
+ * connection and CGI are gone.
+ */
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ev.h"
+#include "serve_internal.h"
+#include "util.h"
+
+/* Deferred to the loop's next turn: see server_run_deferred. */
+void
+server_dispatch_soon(struct server *srv)
+{
+	srv->dispatch_due = 1;
+}
+
+
+static int
+peer_allowed(struct server *srv, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6	*a6, *b6;
+	const struct sockaddr_in	*a4, *b4;
+	struct in_addr			 mapped;
+	size_t				 i;
+
+	if (srv->nallowed == 0 || ss->ss_family == AF_UNIX)
+		return 1;
+	for (i = 0; i < srv->nallowed; i++) {
+		const struct sockaddr_storage *al = &srv->allowed[i];
+
+		if (ss->ss_family == AF_INET6) {
+			a6 = (const struct sockaddr_in6 *)ss;
+			if (al->ss_family == AF_INET6) {
+				b6 = (const struct sockaddr_in6 *)al;
+				if (memcmp(&a6->sin6_addr, &b6->sin6_addr,
+				    sizeof(b6->sin6_addr)) == 0)
+					return 1;
+			} else if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+				b4 = (const struct sockaddr_in *)al;
+				memcpy(&mapped, &a6->sin6_addr.s6_addr[12], 4);
+				if (mapped.s_addr == b4->sin_addr.s_addr)
+					return 1;
+			}
+		} else if (ss->ss_family == AF_INET &&
+		    al->ss_family == AF_INET) {
+			a4 = (const struct sockaddr_in *)ss;
+			b4 = (const struct sockaddr_in *)al;
+			if (a4->sin_addr.s_addr == b4->sin_addr.s_addr)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+void
+server_on_accept(void *arg, int fd, int revents)
+{
+	struct server		*srv = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 s;
+
+	(void)revents;
+	while (srv->nconns < srv->cfg->max_conns) {
+		len = sizeof(ss);
+		s = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				slog(LOG_ERR, "accept: %s", strerror(errno));
+			return;
+		}
+		if (!peer_allowed(srv, &ss)) {
+			char	 peer[64];
+
+			addr_format_peer(&ss, peer, sizeof(peer));
+			slog(LOG_WARNING, "%s: refused: not in "
+			    "FCGI_WEB_SERVER_ADDRS", peer);
+			close(s);
+			continue;
+		}
+		if (conn_new(srv, s, &ss) == NULL)
+			return;
+	}
+	/* Full: leave the rest in the listen queue until one closes. */
+	ev_events(srv->ev, fd, 0);
+}
+
+static void
+server_stop(struct server *srv, const char *why)
+{
+	struct conn	*c, *next;
+
+	if (srv->stopping)
+		return;
+	slog(LOG_INFO, "%s: no longer accepting; %zu CGIs running", why,
+	    srv->nbusy);
+	srv->stopping = 1;
+	srv->stop_at = now_ms() + srv->cfg->grace_ms;
+	if (srv->listen_fd != -1) {
+		ev_del(srv->ev, srv->listen_fd);
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	if (srv->unix_path[0] != '\0')
+		unlink(srv->unix_path);
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->reqs == NULL && c->wlen == 0)
+			conn_close(c, NULL);
+	}
+}
+
+void
+server_on_signal(void *arg, int fd, int revents)
+{
+	struct server			*srv = arg;
+	struct signalfd_siginfo		 si[8];
+	ssize_t				 n;
+	size_t				 i;
+
+	(void)revents;
+	/* Pending signals of one kind are one: a short read drained them. */
+	do {
+		n = read(fd, si, sizeof(si));
+		for (i = 0; n > 0 && i < (size_t)n / sizeof(si[0]); i++) {
+			if (si[i].ssi_signo == SIGTERM)
+				server_stop(srv, "SIGTERM");
+			else if (si[i].ssi_signo == SIGINT)
+				server_stop(srv, "SIGINT");
+		}
+	} while (n == (ssize_t)sizeof(si));
+}
+
+/* Deadlines: of CGIs, of connections and their requests, of shut-down. */
+static void
+server_tick(struct server *srv)
+{
+	struct conn	*c, *next;
+	long long	 now = now_ms();
+
+	child_tick(srv, now);
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_tick(c, now);
+	}
+	if (srv->stopping && now >= srv->stop_at)
+		for (c = srv->conns; c != NULL; c = next) {
+			next = c->next;
+			conn_close(c, "still running at the end of the grace "
+			    "period");
+		}
+}
+
+/*
+ * Work that must not run inside the callbacks that make it due, where the
+ * connection or request being handled could be freed under them: starting
+ * queued requests once slots are free, and acting on the records that a
+ * connection read while one of its requests held it back.
+ */
+static void
+server_run_deferred(struct server *srv)
+{
+	struct conn	*c, *next;
+
+	while (srv->dispatch_due || srv->nresume > 0) {
+		if (srv->dispatch_due) {
+			srv->dispatch_due = 0;
+			req_dispatch_queue(srv);
+		}
+		for (c = srv->conns; c != NULL && srv->nresume > 0; c = next) {
+			next = c->next;
+			if (!c->resume)
+				continue;
+			c->resume = 0;
+			srv->nresume--;
+			if (conn_process(c) == 0)
+				conn_update(c);
+		}
+	}
+}
+
+/*
+ * Runs until serve has stopped (SIGTERM, SIGINT) and its last connection
+ * and CGI are gone.
+ */
+void
+server_run(struct server *srv)
+{
+	struct child	*ch;
+	int		 wait;
+
+	while (!srv->stopping || srv->conns != NULL || srv->children != NULL) {
+		wait = srv->conns != NULL || srv->children != NULL ?
+		    TICK_MS : -1;
+		if (ev_run_once(srv->ev, wait) == -1)
+			err(EX_OSERR, "epoll_wait");
+		if (now_ms() - srv->last_tick >= TICK_MS) {
+			server_tick(srv);
+			srv->last_tick = now_ms();
+		}
+		server_run_deferred(srv);
+		if (srv->stopping && srv->conns == NULL &&
+		    srv->children != NULL &&
+		    now_ms() >= srv->stop_at + KILL_GRACE_MS)
+			for (ch = srv->children; ch != NULL; ch = ch->next)
+				child_signal(ch, SIGKILL);
+	}
+}
