@@ -25,7 +25,7 @@
 #include "util.h"
 
 /* Sends a signal to a CGI's process group, which it leads. */
-void
+static void
 child_signal(struct child *ch, int sig)
 {
 	if (kill(-ch->pid, sig) == -1)

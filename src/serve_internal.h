@@ -259,7 +259,6 @@ int		 script_prepare(struct req *, const char **why);
 int		 child_start(struct req *);
 void		 child_stop(struct child *, int detach);
 void		 child_detach(struct child *);
-void		 child_signal(struct child *, int);
 void		 child_tick(struct server *, long long now);
 int		 child_pidfd_check(void);
 

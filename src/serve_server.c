@@ -205,7 +205,6 @@ server_run_deferred(struct server *srv)
 void
 server_run(struct server *srv)
 {
-	struct child	*ch;
 	int		 wait;
 
 	while (!srv->stopping || srv->conns != NULL || srv->children != NULL) {
@@ -218,10 +217,5 @@ server_run(struct server *srv)
 			srv->last_tick = now_ms();
 		}
 		server_run_deferred(srv);
-		if (srv->stopping && srv->conns == NULL &&
-		    srv->children != NULL &&
-		    now_ms() >= srv->stop_at + KILL_GRACE_MS)
-			for (ch = srv->children; ch != NULL; ch = ch->next)
-				child_signal(ch, SIGKILL);
 	}
 }
