@@ -49,6 +49,29 @@ $(BUILD)/fcgi_test: tests/unit/fcgi_test.c src/fcgi.c src/fcgi.h | $(BUILD)
 
 unit: $(BUILD)/fcgi_test
 
+# Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
+# tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
+# input that once found a defect).
+FUZZ_TARGETS = fcgi serve
+FUZZ_SRCS_fcgi = src/fcgi.c
+FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
+	src/cgi.c src/ev.c src/util.c src/addr.c
+FUZZ_REPLAYS = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
+
+# `make check` replays each corpus with the compiler and sanitizers at
+# hand: no clang needed.
+.SECONDEXPANSION:
+$(BUILD)/replay_%: tests/fuzz/%_fuzz.c tests/fuzz/replay.c $$(FUZZ_SRCS_$$*) \
+    src/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -DFUZZ_NAME='"$*"' \
+	    -DFUZZ_CORPUS='"tests/fuzz/corpus/$*"' -o $@ tests/fuzz/replay.c \
+	    $< $(FUZZ_SRCS_$*) $(LIBBSD) $(LDLIBS)
+
+build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) src/*.h
+	mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lm
+
 deps:
 	@scripts/install-deps
 
@@ -69,15 +92,22 @@ endif
 # directory beside the checkout: the tests need nothing outside it.
 check: deps
 	scripts/check-self-contained
-	$(MAKE) fcgi-bridge unit
-	tests/run $(BUILD)/fcgi_test
+	$(MAKE) fcgi-bridge unit $(FUZZ_REPLAYS)
+	tests/run $(BUILD)/fcgi_test $(FUZZ_REPLAYS)
 
+# Runs each target for FUZZ_SECONDS (default 60) with libFuzzer, from its
+# committed corpus; what it finds new goes to build/fuzz/corpus/NAME, and a
+# crash to build/fuzz/crash-*.  Needs clang (scripts/install-deps --fuzz).
 fuzz:
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-	    -o build/fcgi_fuzz tests/fuzz/fcgi_fuzz.c src/fcgi.c
-	mkdir -p build/fuzz-corpus
-	build/fcgi_fuzz -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz-corpus \
-	    tests/captures
+	scripts/install-deps --fuzz
+	$(MAKE) $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus/$$t && \
+	    build/fuzz/$${t}_fuzz -max_total_time=$${FUZZ_SECONDS:-60} \
+	        -close_fd_mask=2 -artifact_prefix=build/fuzz/ \
+	        -print_final_stats=1 build/fuzz/corpus/$$t \
+	        tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 # INSTALL_CGI_FCGI_LINK=1 also installs a cgi-fcgi link to fcgi-bridge,
 # which then takes cgi-fcgi's command line: a drop-in replacement.

@@ -209,6 +209,7 @@ void	 slog(int prio, const char *fmt, ...)
 void	 server_on_accept(void *, int, int);
 void	 server_on_signal(void *, int, int);
 void	 server_dispatch_soon(struct server *);
+void	 server_turn(struct server *, int wait_ms);
 void	 server_run(struct server *);
 
 /* serve_conn.c */

@@ -199,23 +199,29 @@ server_run_deferred(struct server *srv)
 }
 
 /*
+ * One turn of the loop: the events ready within wait_ms (-1: no limit),
+ * the tick when it is due, then the deferred work.
+ */
+void
+server_turn(struct server *srv, int wait_ms)
+{
+	if (ev_run_once(srv->ev, wait_ms) == -1)
+		err(EX_OSERR, "epoll_wait");
+	if (now_ms() - srv->last_tick >= TICK_MS) {
+		server_tick(srv);
+		srv->last_tick = now_ms();
+	}
+	server_run_deferred(srv);
+}
+
+/*
  * Runs until serve has stopped (SIGTERM, SIGINT) and its last connection
  * and CGI are gone.
  */
 void
 server_run(struct server *srv)
 {
-	int		 wait;
-
-	while (!srv->stopping || srv->conns != NULL || srv->children != NULL) {
-		wait = srv->conns != NULL || srv->children != NULL ?
-		    TICK_MS : -1;
-		if (ev_run_once(srv->ev, wait) == -1)
-			err(EX_OSERR, "epoll_wait");
-		if (now_ms() - srv->last_tick >= TICK_MS) {
-			server_tick(srv);
-			srv->last_tick = now_ms();
-		}
-		server_run_deferred(srv);
-	}
+	while (!srv->stopping || srv->conns != NULL || srv->children != NULL)
+		server_turn(srv, srv->conns != NULL || srv->children != NULL ?
+		    TICK_MS : -1);
 }
