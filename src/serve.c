@@ -5,6 +5,7 @@
  * end.  serve_internal.h says which file owns what.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -38,12 +39,15 @@
 #include "util.h"
 
 static int	 log_to_syslog;
+static int	 log_debug;
 
 void
 slog(int prio, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (prio == LOG_DEBUG && !log_debug)
+		return;
 	va_start(ap, fmt);
 	if (log_to_syslog)
 		vsyslog(prio, fmt, ap);
@@ -109,13 +113,13 @@ usage_serve(FILE *f)
 {
 	fprintf(f, "usage: fcgi-bridge serve [-E] [-c n] [-e name=value] "
 	    "[-g group] [-G group]\n"
-	    "\t[-l stderr|syslog] [-m mode] [-P name] [-q n] [-r dir] "
-	    "[-s address]\n"
-	    "\t[-t seconds] [-u user] [-U user] [--allow-root] "
-	    "[--grace seconds]\n"
-	    "\t[--idle seconds] [--max-conns n] [--max-params bytes] "
-	    "[--no-adapt]\n"
-	    "\t[-- program [arg ...]]\n");
+	    "\t[-L name=value] [-l stderr|syslog] [-m mode] [-P name] "
+	    "[-q n] [-r dir]\n"
+	    "\t[-s address] "
+	    "[-t seconds] [-u user] [-U user] [--allow-root] [--debug]\n"
+	    "\t[--grace seconds] "
+	    "[--idle seconds] [--keep-env name] [--max-conns n]\n"
+	    "\t[--max-params bytes] [--no-adapt] [-- program [arg ...]]\n");
 }
 
 enum serve_longopt {
@@ -124,7 +128,9 @@ enum serve_longopt {
 	OPT_IDLE,
 	OPT_MAX_CONNS,
 	OPT_MAX_PARAMS,
-	OPT_NO_ADAPT
+	OPT_NO_ADAPT,
+	OPT_KEEP_ENV,
+	OPT_DEBUG
 };
 
 static const struct option serve_longopts[] = {
@@ -135,6 +141,8 @@ static const struct option serve_longopts[] = {
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "max-params", required_argument, NULL, OPT_MAX_PARAMS },
 	{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
+	{ "keep-env", required_argument, NULL, OPT_KEEP_ENV },
+	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -208,6 +216,56 @@ serve_env_option(struct serve_config *cfg, int ch, const char *arg)
 	return 0;
 }
 
+/*
+ * -L NAME=VALUE: a resource limit for every CGI, as Apache's RLimitCPU,
+ * RLimitMEM and RLimitNPROC set for its CGIs.  The CPU limit is soft, with
+ * a hard one 2 seconds above it: SIGXCPU first, SIGKILL if that is
+ * ignored.  0, or -1 (said).
+ */
+static int
+serve_limit_option(struct serve_config *cfg, const char *arg)
+{
+	static const struct {
+		const char	*name;
+		int		 resource;
+		long long	 max;
+	} names[] = {
+		{ "cpu", RLIMIT_CPU, 365LL * 86400 },
+		{ "as", RLIMIT_AS, 1LL << 46 },
+		{ "nproc", RLIMIT_NPROC, 1 << 22 },
+		{ "nofile", RLIMIT_NOFILE, 1 << 20 }
+	};
+	struct cgi_limit	*l;
+	const char		*eq = strchr(arg, '=');
+	char			 label[16];
+	long long		 v;
+	size_t			 i, len = eq != NULL ? (size_t)(eq - arg) : 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == len &&
+		    strncmp(arg, names[i].name, len) == 0)
+			break;
+	if (eq == NULL || i == sizeof(names) / sizeof(names[0])) {
+		warnx("-L %s: expected cpu=SECONDS, as=BYTES, nproc=N or "
+		    "nofile=N", arg);
+		return -1;
+	}
+	snprintf(label, sizeof(label), "-L %s", names[i].name);
+	if ((names[i].resource == RLIMIT_AS ? opt_size(label, eq + 1,
+	    names[i].max, &v) : opt_count(label, eq + 1, names[i].max,
+	    &v)) == -1)
+		return -1;
+	for (l = cfg->limits; l < cfg->limits + cfg->nlimits; l++)
+		if (l->resource == names[i].resource)
+			break;
+	if (l == cfg->limits + cfg->nlimits)
+		cfg->nlimits++;
+	l->resource = names[i].resource;
+	l->value.rlim_cur = (rlim_t)v;
+	l->value.rlim_max = (rlim_t)v + (l->resource == RLIMIT_CPU ? 2 : 0);
+	return 0;
+}
+
 /* One option other than -h.  0, or -1 (said). */
 static int
 serve_option(struct serve_config *cfg, int ch, const char *arg)
@@ -229,6 +287,8 @@ serve_option(struct serve_config *cfg, int ch, const char *arg)
 	case 'G':
 		cfg->sock_group = arg;
 		return 0;
+	case 'L':
+		return serve_limit_option(cfg, arg);
 	case 'l':
 		if (strcmp(arg, "syslog") == 0)
 			cfg->use_syslog = 1;
@@ -262,6 +322,12 @@ serve_option(struct serve_config *cfg, int ch, const char *arg)
 	case OPT_NO_ADAPT:
 		cfg->adapt = 0;
 		return 0;
+	case OPT_KEEP_ENV:
+		cfg->keep_env[cfg->nkeep_env++] = (char *)arg;
+		return 0;
+	case OPT_DEBUG:
+		cfg->debug = 1;
+		return 0;
 	default:
 		usage_serve(stderr);
 		return -1;
@@ -288,9 +354,10 @@ serve_config_parse(struct serve_config *cfg, int argc, char **argv)
 	cfg->idle_ms = 60 * 1000;
 	cfg->grace_ms = 10 * 1000;
 	if ((cfg->roots = calloc(argc, sizeof(char *))) == NULL ||
-	    (cfg->extra_env = calloc(argc, sizeof(char *))) == NULL)
+	    (cfg->extra_env = calloc(argc, sizeof(char *))) == NULL ||
+	    (cfg->keep_env = calloc(argc, sizeof(char *))) == NULL)
 		err(EX_OSERR, NULL);
-	while ((ch = getopt_long(argc, argv, "+c:e:Eg:G:hl:m:P:q:r:s:t:u:U:",
+	while ((ch = getopt_long(argc, argv, "+c:e:Eg:G:hl:L:m:P:q:r:s:t:u:U:",
 	    serve_longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage_serve(stdout);
@@ -334,6 +401,7 @@ serve_config_free(struct serve_config *cfg)
 	for (i = 0; i < cfg->nextra_env; i++)
 		free(cfg->extra_env[i]);
 	free(cfg->extra_env);
+	free(cfg->keep_env);
 	free(cfg->fixed_program);
 }
 
@@ -452,6 +520,7 @@ serve_open(struct server *srv)
 	    parse_allowed(srv, webaddrs) == -1)
 		return EX_USAGE;
 	log_to_syslog = cfg->use_syslog;
+	log_debug = cfg->debug;
 	if (log_to_syslog)
 		openlog("fcgi-bridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	if ((rc = serve_listen(srv, &ids)) != 0)

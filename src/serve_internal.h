@@ -25,6 +25,7 @@
 #define SERVE_INTERNAL_H
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -44,6 +45,12 @@
 #define TICK_MS			200
 #define LONG_CGI_MS		1000	/* see sched_may_start */
 
+/* A resource limit that every CGI gets (-L). */
+struct cgi_limit {
+	int		 resource;	/* RLIMIT_* */
+	struct rlimit	 value;
+};
+
 /* The command line, as parsed; read-only once serve runs. */
 struct serve_config {
 	const char	*address;	/* -s, or NULL: inherited socket */
@@ -53,6 +60,11 @@ struct serve_config {
 	size_t		 nroots;
 	char		**extra_env;	/* -e and -P, NAME=VALUE */
 	size_t		 nextra_env;
+	char		**keep_env;	/* --keep-env */
+	size_t		 nkeep_env;
+	int		 debug;		/* --debug: LOG_DEBUG lines too */
+	struct cgi_limit limits[4];	/* -L */
+	size_t		 nlimits;
 	int		 cgi_stderr_own; /* -E */
 	int		 use_syslog;	/* -l syslog */
 	int		 adapt;		/* not --no-adapt */

@@ -343,11 +343,34 @@ req_app_status(struct req *r)
 	return 255;
 }
 
+/*
+ * Why a CGI that ended before its header block was complete gives no
+ * answer: the signal that killed it, or what is wrong with its output.
+ */
+static const char *
+req_no_head_reason(struct req *r, char *buf, size_t len)
+{
+	struct cgi_response	 resp;
+	const char		*errstr = NULL;
+
+	if (WIFSIGNALED(r->status)) {
+		snprintf(buf, len, "the CGI was killed by signal %d (%s) "
+		    "before its headers", WTERMSIG(r->status),
+		    strsignal(WTERMSIG(r->status)));
+		return buf;
+	}
+	if (r->head_len == 0)
+		return "the CGI ended without a response";
+	(void)cgi_response_parse((const char *)r->head, r->head_len, &resp,
+	    &errstr);
+	return errstr != NULL ? errstr : "the CGI's headers ended early";
+}
+
 /* When the CGI is done (exited, stdout and stderr at EOF), ends r. */
 void
 req_maybe_finish(struct req *r)
 {
-	const char	*errstr;
+	char	 why[128];
 
 	if (!r->exited || r->out_fd != -1 || r->err_fd != -1)
 		return;
@@ -358,28 +381,22 @@ req_maybe_finish(struct req *r)
 	if (r->head_ok && r->head != NULL)
 		return;
 	if (!r->head_ok) {
-		if (r->timed_out) {
+		if (r->timed_out)
 			req_fail_http(r, 504, "timed out before the CGI "
 			    "sent its headers");
-			return;
-		}
-		if (r->head_len == 0)
-			errstr = "the CGI ended without a response";
-		else {
-			struct cgi_response resp;
-
-			(void)cgi_response_parse((const char *)r->head,
-			    r->head_len, &resp, &errstr);
-			if (errstr == NULL)
-				errstr = "the CGI's headers ended early";
-		}
-		req_fail_http(r, 502, errstr);
+		else
+			req_fail_http(r, 502, req_no_head_reason(r, why,
+			    sizeof(why)));
 		return;
 	}
 	if (r->timed_out)
 		slog(LOG_WARNING, "%s: timed out after its headers: its "
 		    "process group was stopped, and the response may be cut",
 		    r->script);
+	else if (WIFSIGNALED(r->status))
+		slog(LOG_WARNING, "%s: the CGI was killed by signal %d (%s) "
+		    "after its headers: the response may be cut", r->script,
+		    WTERMSIG(r->status), strsignal(WTERMSIG(r->status)));
 	req_end(r, req_app_status(r), FCGI_REQUEST_COMPLETE);
 }
 

@@ -5,6 +5,7 @@
  * canonical and under a -r root; the environment is the PARAMS, less what
  * serve never passes, plus PATH and what -e and -P set.
  */
+#include <sys/param.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -140,6 +142,37 @@ script_lookup(struct req *r, const char *filename, const char *docroot,
 }
 
 /* Whether -e or -P sets the variable name, which then wins over PARAMS. */
+/* Unsafe names dropped from a request, for one log line. */
+struct dropped {
+	char	 names[512];
+	size_t	 len;
+	int	 full;	/* "..." ends the list */
+};
+
+/* Adds a name to the list, bytes outside printable ASCII as '?'. */
+static void
+dropped_add(struct dropped *d, const struct fcgi_nv *nv)
+{
+	size_t	 i;
+
+	if (d->full)
+		return;
+	if (d->len + 2 + nv->name_len + 4 > sizeof(d->names)) {
+		memcpy(d->names + d->len, "...", 4);
+		d->len += 3;
+		d->full = 1;
+		return;
+	}
+	if (d->len > 0) {
+		memcpy(d->names + d->len, ", ", 2);
+		d->len += 2;
+	}
+	for (i = 0; i < nv->name_len; i++)
+		d->names[d->len++] = nv->name[i] >= 0x20 &&
+		    nv->name[i] < 0x7f ? (char)nv->name[i] : '?';
+	d->names[d->len] = '\0';
+}
+
 static int
 extra_env_has(const struct serve_config *cfg, const char *name, size_t len)
 {
@@ -166,32 +199,132 @@ env_append(char *p, const char *name, size_t nlen, const char *value,
 }
 
 /*
- * Builds the CGI's environment from the PARAMS stream: its pairs, PATH,
- * and what -e and -P add; never HTTP_PROXY.  script_name and path_info,
- * when not NULL, replace SCRIPT_NAME and PATH_INFO.  Returns 0, or -1
- * with *why.
+ * Names that change how a program is loaded or run before its own code
+ * does: those that glibc ignores for set-user-ID programs (its
+ * unsecvars.h), the shell's start-up files and imported functions, and
+ * the interpreters' "load this first".  Through them a request could make
+ * a CGI load code of its choosing; --keep-env passes one all the same.
+ */
+static const char *const unsafe_names[] = {
+	"GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES",
+	"LOCALDOMAIN", "LOCPATH", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF",
+	"RES_OPTIONS", "TMPDIR", "TZDIR",
+	"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS",
+	"PERL5OPT", "PERL5LIB", "PERLLIB", "PYTHONPATH", "PYTHONHOME",
+	"PYTHONSTARTUP", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS"
+};
+static const char *const unsafe_prefixes[] = { "LD_", "MALLOC_",
+	"BASH_FUNC_" };
+
+static int
+nv_name_is(const struct fcgi_nv *nv, const char *name)
+{
+	return nv->name_len == strlen(name) &&
+	    memcmp(nv->name, name, nv->name_len) == 0;
+}
+
+/* Whether the name is one of unsafe_names or starts with unsafe_prefixes. */
+static int
+env_name_unsafe(const struct fcgi_nv *nv)
+{
+	size_t	 i, k;
+
+	for (i = 0; i < sizeof(unsafe_names) / sizeof(unsafe_names[0]); i++)
+		if (nv_name_is(nv, unsafe_names[i]))
+			return 1;
+	for (i = 0; i < sizeof(unsafe_prefixes) / sizeof(unsafe_prefixes[0]);
+	    i++) {
+		k = strlen(unsafe_prefixes[i]);
+		if (nv->name_len >= k &&
+		    memcmp(nv->name, unsafe_prefixes[i], k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+env_keep_has(const struct serve_config *cfg, const struct fcgi_nv *nv)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nkeep_env; i++)
+		if (nv_name_is(nv, cfg->keep_env[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a PARAMS pair goes into the CGI's environment: not a name that
+ * is empty or holds '=' or NUL, nor a value with a NUL; never HTTP_PROXY
+ * (a client's Proxy: header, "httpoxy") nor PATH; not a name that -e or
+ * -P sets, nor one that a split SCRIPT_NAME replaces; not an unsafe one
+ * (said in *dropped, when not NULL).
+ */
+static int
+env_pair_wanted(const struct serve_config *cfg, const struct fcgi_nv *nv,
+    int split, struct dropped *dropped)
+{
+	if (nv->name_len == 0 || memchr(nv->name, '=', nv->name_len) ||
+	    memchr(nv->name, '\0', nv->name_len) ||
+	    memchr(nv->value, '\0', nv->value_len))
+		return 0;
+	if (nv_name_is(nv, "HTTP_PROXY") || nv_name_is(nv, "PATH"))
+		return 0;
+	if (extra_env_has(cfg, (const char *)nv->name, nv->name_len))
+		return 0;
+	if (split && (nv_name_is(nv, "SCRIPT_NAME") ||
+	    nv_name_is(nv, "PATH_INFO")))
+		return 0;
+	if (env_name_unsafe(nv) && !env_keep_has(cfg, nv)) {
+		if (dropped != NULL)
+			dropped_add(dropped, nv);
+		return 0;
+	}
+	return 1;
+}
+
+/* The PARAMS pairs: how many, and how many bytes as NAME=VALUE strings. */
+static int
+env_params_size(struct req *r, size_t *n, size_t *bytes)
+{
+	struct fcgi_nv	 nv;
+	size_t		 off;
+	long		 len;
+
+	*n = *bytes = 0;
+	for (off = 0; off < r->params_len; off += (size_t)len) {
+		len = fcgi_nv_parse(r->params + off, r->params_len - off,
+		    r->params_len, &nv);
+		if (len <= 0)
+			return -1;
+		(*n)++;
+		*bytes += nv.name_len + nv.value_len + 2;
+	}
+	return 0;
+}
+
+/*
+ * Builds the CGI's environment in one allocation: the wanted PARAMS pairs
+ * (env_pair_wanted), SCRIPT_NAME and PATH_INFO when SCRIPT_NAME was split,
+ * PATH, then what -e and -P add.  Unsafe names dropped are logged the
+ * first time.  Returns 0, or -1 with *why.
  */
 static int
 script_env_build(struct req *r, const char *script_name, const char *path_info,
     const char **why)
 {
 	const struct serve_config *cfg = r->conn->srv->cfg;
+	struct dropped	 dropped = { .len = 0, .full = 0 };
 	struct fcgi_nv	 nv;
-	size_t		 off, n = 0, bytes = 0, i;
+	size_t		 off, n, bytes, i;
 	char		*p;
 	long		 len;
 
 	free(r->envp);
 	r->envp = NULL;
-	for (off = 0; off < r->params_len; off += (size_t)len) {
-		len = fcgi_nv_parse(r->params + off, r->params_len - off,
-		    r->params_len, &nv);
-		if (len <= 0) {
-			*why = "malformed PARAMS stream";
-			return -1;
-		}
-		n++;
-		bytes += nv.name_len + nv.value_len + 2;
+	if (env_params_size(r, &n, &bytes) == -1) {
+		*why = "malformed PARAMS stream";
+		return -1;
 	}
 	for (i = 0; i < cfg->nextra_env; i++)
 		bytes += strlen(cfg->extra_env[i]) + 1;
@@ -211,26 +344,13 @@ script_env_build(struct req *r, const char *script_name, const char *path_info,
 	for (off = 0; off < r->params_len; off += (size_t)len) {
 		len = fcgi_nv_parse(r->params + off, r->params_len - off,
 		    r->params_len, &nv);
-		if (nv.name_len == 0 || memchr(nv.name, '=', nv.name_len) ||
-		    memchr(nv.name, '\0', nv.name_len) ||
-		    memchr(nv.value, '\0', nv.value_len))
+		if (!env_pair_wanted(cfg, &nv, path_info != NULL,
+		    path_info == NULL ? &dropped : NULL))
 			continue;
-		if ((nv.name_len == 10 && memcmp(nv.name, "HTTP_PROXY", 10) ==
-		    0) || (nv.name_len == 4 && memcmp(nv.name, "PATH", 4) == 0))
-			continue;
-		if (extra_env_has(cfg, (const char *)nv.name, nv.name_len))
-			continue;
-		if (path_info != NULL && ((nv.name_len == 11 &&
-		    memcmp(nv.name, "SCRIPT_NAME", 11) == 0) ||
-		    (nv.name_len == 9 && memcmp(nv.name, "PATH_INFO", 9) == 0)))
-			continue;
-		if (nv.name_len == 11 &&
-		    memcmp(nv.name, "SCRIPT_NAME", 11) == 0) {
-			size_t	 k = nv.value_len < sizeof(r->script) - 1 ?
-			    nv.value_len : sizeof(r->script) - 1;
-
-			memcpy(r->script, nv.value, k);
-			r->script[k] = '\0';
+		if (nv_name_is(&nv, "SCRIPT_NAME")) {
+			i = MIN(nv.value_len, sizeof(r->script) - 1);
+			memcpy(r->script, nv.value, i);
+			r->script[i] = '\0';
 		}
 		r->envp[n++] = p;
 		p = env_append(p, (const char *)nv.name, nv.name_len,
@@ -254,6 +374,9 @@ script_env_build(struct req *r, const char *script_name, const char *path_info,
 		p += strlen(cfg->extra_env[i]) + 1;
 	}
 	r->envp[n] = NULL;
+	if (dropped.len > 0)
+		slog(LOG_DEBUG, "%s: not passed to the CGI: %s",
+		    r->script[0] ? r->script : "-", dropped.names);
 	return 0;
 }
 

@@ -131,6 +131,35 @@ opt_count(const char *opt, const char *s, long long max, long long *v)
 }
 
 int
+opt_size(const char *opt, const char *s, long long max, long long *v)
+{
+	char		 digits[32];
+	const char	*errstr;
+	size_t		 len = strlen(s);
+	int		 shift = 0;
+
+	if (len > 0 && strchr("kKmMgG", s[len - 1]) != NULL) {
+		shift = strchr("kK", s[len - 1]) ? 10 :
+		    strchr("mM", s[len - 1]) ? 20 : 30;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(digits)) {
+		warnx("%s %s: expected a size in bytes, with k, m or g for "
+		    "KiB, MiB or GiB", opt, s);
+		return -1;
+	}
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	*v = strtonum(digits, 1, max >> shift, &errstr);
+	if (errstr != NULL) {
+		warnx("%s %s: %s (1 to %lld bytes)", opt, s, errstr, max);
+		return -1;
+	}
+	*v <<= shift;
+	return 0;
+}
+
+int
 opt_mode(const char *opt, const char *s, mode_t *mode)
 {
 	size_t	 len = strlen(s);

@@ -28,12 +28,15 @@ int		 group_lookup(const char *, gid_t *);
  * Option values, each checked whole, with a message naming the option
  * when they are not right: 0, or -1 after saying so.
  * opt_number: a decimal number above 0 (or 0 too, with zero_ok), at most
- * max.  opt_count: a whole number from 1 to max.  opt_mode: an octal file
+ * max.  opt_count: a whole number from 1 to max.  opt_size: the same
+ * with an optional k, m or g (KiB, MiB, GiB).  opt_mode: an octal file
  * mode from 1 to 07777.
  */
 int		 opt_number(const char *opt, const char *, int zero_ok,
 		    double max, double *);
 int		 opt_count(const char *opt, const char *, long long max,
+		    long long *);
+int		 opt_size(const char *opt, const char *, long long max,
 		    long long *);
 int		 opt_mode(const char *opt, const char *, mode_t *);
 
