@@ -142,19 +142,34 @@ ev_events(struct ev *ev, int fd, short events)
 		    ev_kernel_events(events));
 }
 
-void
-ev_del(struct ev *ev, int fd)
+/* Empties fd's watch, if it has one; 1 when it had. */
+static int
+ev_forget(struct ev *ev, int fd)
 {
 	struct ev_watch	*w;
 
 	if (fd < 0 || (size_t)fd >= ev->nwatch || ev->watch[fd].fn == NULL)
-		return;
+		return 0;
 	w = &ev->watch[fd];
-	(void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
 	w->fn = NULL;
 	w->arg = NULL;
 	w->events = 0;
 	w->kernel = 0;
+	return 1;
+}
+
+void
+ev_del(struct ev *ev, int fd)
+{
+	if (ev_forget(ev, fd))
+		(void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void
+ev_close(struct ev *ev, int fd)
+{
+	(void)ev_forget(ev, fd);
+	close(fd);
 }
 
 int

@@ -27,6 +27,13 @@ void		 ev_events(struct ev *, int fd, short events);
 /* Forgets fd; call before closing it.  Safe inside a callback. */
 void		 ev_del(struct ev *, int fd);
 /*
+ * Forgets fd and closes it, with no epoll_ctl: closing the last
+ * descriptor of a file takes it out of the epoll set.  Only for a file
+ * that no other descriptor (a dup, or a child's copy) refers to.  Safe
+ * inside a callback.
+ */
+void		 ev_close(struct ev *, int fd);
+/*
  * Waits up to timeout_ms (-1: no limit) and runs the callbacks of the
  * descriptors that are ready.  Returns 0, or -1 on an epoll_wait error
  * other than EINTR.

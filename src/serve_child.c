@@ -56,8 +56,7 @@ child_settle(struct child *ch)
 	if (ch->req != NULL || ch->kill_at != 0)
 		return;
 	(void)waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG);
-	ev_del(srv->ev, ch->pidfd);
-	close(ch->pidfd);
+	ev_close(srv->ev, ch->pidfd);
 	for (pp = &srv->children; *pp != ch; pp = &(*pp)->next)
 		;
 	*pp = ch->next;

@@ -128,8 +128,7 @@ conn_free(struct conn *c)
 
 	while (c->reqs != NULL)
 		req_free(c->reqs);
-	ev_del(srv->ev, c->fd);
-	close(c->fd);
+	ev_close(srv->ev, c->fd);
 	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;

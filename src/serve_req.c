@@ -29,8 +29,7 @@ req_close_fd(struct req *r, int *fd)
 {
 	if (*fd == -1)
 		return;
-	ev_del(r->conn->srv->ev, *fd);
-	close(*fd);
+	ev_close(r->conn->srv->ev, *fd);
 	*fd = -1;
 }
 
