@@ -323,10 +323,10 @@ pairs_decode(const uint8_t *s, size_t len, struct pairs *p)
 static const struct fcgi_nv *
 pair_find(const struct pairs *p, const char *name)
 {
-	size_t	 i, n = strlen(name);
+	size_t	 i;
 
 	for (i = 0; i < p->n; i++)
-		if (p->v[i].name_len == n && memcmp(p->v[i].name, name, n) == 0)
+		if (fcgi_nv_name_is(&p->v[i], name))
 			return &p->v[i];
 	return NULL;
 }
@@ -1840,6 +1840,25 @@ t_nv_parse_empty(void)
 	CHECK_EQ(nv_parse_exact((const uint8_t *)"\x01\x00x", 3, 0, &nv), -1);
 }
 
+static void
+t_nv_name_is(void)
+{
+	static const uint8_t	 b[] = "SCRIPT_NAMEx\0";
+	struct fcgi_nv		 nv = { b, 11, NULL, 0 };
+
+	CHECK(fcgi_nv_name_is(&nv, "SCRIPT_NAME"));
+	CHECK(!fcgi_nv_name_is(&nv, "script_name"));
+	CHECK(!fcgi_nv_name_is(&nv, "SCRIPT_NAM"));
+	CHECK(!fcgi_nv_name_is(&nv, "SCRIPT_NAMEx"));
+	CHECK(!fcgi_nv_name_is(&nv, ""));
+	/* A NUL inside the name: never equal to a C string. */
+	nv.name_len = 13;
+	CHECK(!fcgi_nv_name_is(&nv, "SCRIPT_NAMEx"));
+	nv.name_len = 0;
+	CHECK(fcgi_nv_name_is(&nv, ""));
+	CHECK(!fcgi_nv_name_is(&nv, "S"));
+}
+
 /* Every strict prefix of an encoded pair is "need more". */
 static void
 check_every_cut(const uint8_t *pair, size_t n)
@@ -2492,10 +2511,8 @@ t_capture_nginx_get_params(void)
 		CHECK_PAIR(p, "SERVER_SOFTWARE", "nginx/1.22.1");
 		CHECK_PAIR(p, "HTTP_USER_AGENT", "curl/7.88.1");
 		/* Order as sent: QUERY_STRING first, HTTP_ACCEPT last. */
-		CHECK(p->v[0].name_len == 12 &&
-		    memcmp(p->v[0].name, "QUERY_STRING", 12) == 0);
-		CHECK(p->v[22].name_len == 11 &&
-		    memcmp(p->v[22].name, "HTTP_ACCEPT", 11) == 0);
+		CHECK(fcgi_nv_name_is(&p->v[0], "QUERY_STRING"));
+		CHECK(fcgi_nv_name_is(&p->v[22], "HTTP_ACCEPT"));
 	}
 	free(s);
 	free(p);
@@ -3215,6 +3232,8 @@ static const struct {
 	{ t_nv_parse_short, "fcgi_nv_parse decodes a short pair in place" },
 	{ t_nv_parse_long_lengths, "fcgi_nv_parse decodes 4-byte lengths" },
 	{ t_nv_parse_empty, "fcgi_nv_parse of empty names and values" },
+	{ t_nv_name_is, "fcgi_nv_name_is: exact, case-sensitive, NUL "
+	    "inside" },
 	{ t_nv_parse_every_cut, "fcgi_nv_parse: incomplete pairs are 0 at "
 	    "every cut point" },
 	{ t_nv_parse_max_len, "fcgi_nv_parse is -1 when a length passes "
