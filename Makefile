@@ -42,10 +42,16 @@ $(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
-$(BUILD)/fcgi_test: tests/unit/fcgi_test.c src/fcgi.c src/fcgi.h | $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/fcgi_test.c src/fcgi.c
+# Each unit test is its file under tests/unit, the TAP harness, and the
+# sources it tests.
+UNIT_TESTS = $(BUILD)/fcgi_test
+TAP = tests/unit/tap.c tests/unit/tap.h
 
-unit: $(BUILD)/fcgi_test
+$(BUILD)/fcgi_test: tests/unit/fcgi_test.c $(TAP) src/fcgi.c src/fcgi.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/fcgi_test.c \
+	    tests/unit/tap.c src/fcgi.c
+
+unit: $(UNIT_TESTS)
 
 deps:
 	@scripts/install-deps
@@ -68,7 +74,7 @@ endif
 check: deps
 	scripts/check-self-contained
 	$(MAKE) fcgi-bridge unit
-	tests/run $(BUILD)/fcgi_test
+	tests/run $(UNIT_TESTS)
 
 fuzz:
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \

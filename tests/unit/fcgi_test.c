@@ -12,85 +12,13 @@
  * exactly the length passed, so that ASan catches a read past the end.
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fcgi.h"
-
-/* ---- TAP harness -------------------------------------------------- */
-
-#define MAX_DIAGS	12
-
-static int	case_failed;
-static int	case_diags;
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (case_diags++ == MAX_DIAGS) {
-		printf("#   (more diagnostics suppressed)\n");
-		return;
-	}
-	if (case_diags > MAX_DIAGS)
-		return;
-	printf("#   ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static int
-check_(int ok, int line, const char *expr)
-{
-	if (!ok) {
-		case_failed = 1;
-		diag("line %d: failed: %s", line, expr);
-	}
-	return ok;
-}
-
-static int
-check_eq_(long long a, long long b, int line, const char *ea, const char *eb)
-{
-	if (a != b) {
-		case_failed = 1;
-		diag("line %d: %s == %s: got %lld, want %lld", line, ea, eb,
-		    a, b);
-	}
-	return a == b;
-}
-
-static int
-check_mem_(const void *a, const void *b, size_t n, int line, const char *ea,
-    const char *eb)
-{
-	const uint8_t	*p = a, *q = b;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != q[i])
-			break;
-	if (i < n) {
-		case_failed = 1;
-		diag("line %d: %s and %s differ at byte %zu of %zu: "
-		    "0x%02x, want 0x%02x", line, ea, eb, i, n, p[i], q[i]);
-		return 0;
-	}
-	return 1;
-}
-
-#define CHECK(c)		check_((c) != 0, __LINE__, #c)
-#define CHECK_EQ(a, b)		check_eq_((long long)(a), (long long)(b), \
-				    __LINE__, #a, #b)
-#define CHECK_MEM(a, b, n)	check_mem_((a), (b), (n), __LINE__, #a, #b)
-#define FAIL(...)		do { case_failed = 1; diag(__VA_ARGS__); } \
-				while (0)
+#include "tap.h"
 
 /* ---- helpers ------------------------------------------------------ */
 
@@ -339,13 +267,11 @@ pair_is_(const struct pairs *p, const char *name, const char *value,
 	size_t			 n = strlen(value);
 
 	if (nv == NULL) {
-		case_failed = 1;
-		diag("line %d: no pair %s", line, name);
+		FAIL("line %d: no pair %s", line, name);
 		return 0;
 	}
 	if (nv->value_len != n || memcmp(nv->value, value, n) != 0) {
-		case_failed = 1;
-		diag("line %d: %s is \"%.*s\", want \"%s\"", line, name,
+		FAIL("line %d: %s is \"%.*s\", want \"%s\"", line, name,
 		    (int)(nv->value_len > 80 ? 80 : nv->value_len),
 		    (const char *)nv->value, value);
 		return 0;
@@ -3144,10 +3070,7 @@ t_capture_record_cuts_big(void)
 
 /* ---- main --------------------------------------------------------- */
 
-static const struct {
-	void		(*fn)(void);
-	const char	*name;
-} cases[] = {
+static const struct tap_case cases[] = {
 	{ t_be32, "fcgi_put_be16/32 and fcgi_get_be16/32 golden bytes" },
 	{ t_be_roundtrip, "big-endian helpers round-trip every 16-bit value "
 	    "and random 32-bit ones" },
@@ -3307,20 +3230,11 @@ static const struct {
 int
 main(void)
 {
-	size_t	 i, n = sizeof(cases) / sizeof(cases[0]);
-	int	 failed = 0;
+	size_t	 i;
+	int	 failed;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("1..%zu\n", n);
-	for (i = 0; i < n; i++) {
-		case_failed = 0;
-		case_diags = 0;
-		cases[i].fn();
-		printf("%s %zu - %s\n", case_failed ? "not ok" : "ok", i + 1,
-		    cases[i].name);
-		failed |= case_failed;
-	}
+	failed = tap_run(cases, sizeof(cases) / sizeof(cases[0]));
 	for (i = 0; i < NCAPTURES; i++)
 		free(capture_data[i]);
-	return failed ? 1 : 0;
+	return failed;
 }
