@@ -68,6 +68,44 @@ int	 addr_systemd_socket(void);
  */
 int	 addr_inherited_listener(void);
 
+/*
+ * Whether only this host can reach the address: a Unix socket, or a
+ * loopback IP address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6).
+ */
+int	 addr_is_loopback(const struct sockaddr_storage *);
+
+/*
+ * The allow-list of TCP peers: FCGI_WEB_SERVER_ADDRS for serve, -a for
+ * spawn.  It is IP addresses separated by commas, blanks, or both:
+ * libfcgi, whose variable it is, takes commas alone and no blanks, and
+ * serve has always taken blanks too.  An IPv4 address mapped into IPv6
+ * (::ffff:a.b.c.d) is that IPv4 address, as a peer or in the list.
+ */
+
+/*
+ * Parses list into a new array of *nallowed addresses (*allowed, NULL for
+ * a list of none), which the caller frees.  Returns 0, or -1 with a message
+ * in err naming the word that is not an IP address.
+ */
+int	 addr_allowlist_parse(const char *list,
+	    struct sockaddr_storage **allowed, size_t *nallowed, char *err,
+	    size_t errlen);
+
+/*
+ * A list that addr_allowlist_parse made, as libfcgi and php-cgi read it:
+ * the addresses separated by commas alone, a mapped IPv4 address written
+ * as IPv4.  Returns a string the caller frees, or NULL when out of memory.
+ */
+char	*addr_allowlist_format(const struct sockaddr_storage *allowed,
+	    size_t nallowed);
+
+/*
+ * Whether a peer may connect: a Unix socket peer always, any peer when the
+ * list is empty, else an IP peer whose address is in it.
+ */
+int	 addr_peer_allowed(const struct sockaddr_storage *allowed,
+	    size_t nallowed, const struct sockaddr_storage *peer);
+
 /* Formats a peer address ("127.0.0.1:5555", "[::1]:80", "unix") into buf. */
 void	 addr_format_peer(const struct sockaddr_storage *, char *buf,
 	    size_t len);

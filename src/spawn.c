@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
 
 #include <err.h>
 #include <errno.h>
@@ -664,31 +663,36 @@ oserr:
 /*
  * -a: the peers the application accepts, checked here because a typo
  * there fails only at the first request, and far from this command line.
+ * The application gets the list with commas alone: libfcgi and php-cgi
+ * split it at commas and read no blanks, so that of "a, b" they would drop
+ * b.  A list of no address is refused, as they disagree on what it means
+ * (libfcgi: any peer; php-cgi: none).  Returns 0, or an exit status after
+ * saying why.
  */
 static int
-check_web_server_addrs(const char *list)
+set_web_server_addrs(const char *list)
 {
-	unsigned char	 buf[sizeof(struct in6_addr)];
-	char		 one[INET6_ADDRSTRLEN + 1];
-	const char	*p, *end;
-	size_t		 len;
+	struct sockaddr_storage	*allowed;
+	size_t			 nallowed;
+	char			 err[600], *canonical = NULL;
+	int			 rc = 0;
 
-	for (p = list;; p = end + 1) {
-		end = strchrnul(p, ',');
-		len = (size_t)(end - p);
-		if (len == 0 || len >= sizeof(one))
-			goto bad;
-		memcpy(one, p, len);
-		one[len] = '\0';
-		if (inet_pton(AF_INET, one, buf) != 1 &&
-		    inet_pton(AF_INET6, one, buf) != 1)
-			goto bad;
-		if (*end == '\0')
-			return 0;
+	if (addr_allowlist_parse(list, &allowed, &nallowed, err,
+	    sizeof(err)) == -1) {
+		warnx("-a %s: %s", list, err);
+		return EX_USAGE;
 	}
-bad:
-	warnx("-a %s: expected IP addresses separated by commas", list);
-	return -1;
+	if (nallowed == 0) {
+		warnx("-a: no IP address in \"%s\"", list);
+		rc = EX_USAGE;
+	} else if ((canonical = addr_allowlist_format(allowed, nallowed)) ==
+	    NULL || setenv("FCGI_WEB_SERVER_ADDRS", canonical, 1) == -1) {
+		warn("-a");
+		rc = EX_OSERR;
+	}
+	free(canonical);
+	free(allowed);
+	return rc;
 }
 
 static void
@@ -709,7 +713,7 @@ cmd_spawn(int argc, char **argv)
 	};
 	struct spawn	 sp;
 	struct passwd	*pw;
-	const char	*errstr, *address = NULL, *webaddrs = NULL;
+	const char	*errstr, *address = NULL;
 	const char	*user = NULL, *group = NULL;
 	char		 err[600];
 	int		 ch, rc;
@@ -724,9 +728,8 @@ cmd_spawn(int argc, char **argv)
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
-			if (check_web_server_addrs(optarg) == -1)
-				return EX_USAGE;
-			webaddrs = optarg;
+			if ((rc = set_web_server_addrs(optarg)) != 0)
+				return rc;
 			break;
 		case 'F':
 			sp.foreground = 1;
@@ -797,12 +800,6 @@ cmd_spawn(int argc, char **argv)
 	}
 	if ((rc = children_credentials(&sp, user, group)) != 0)
 		goto done;
-	if (webaddrs != NULL &&
-	    setenv("FCGI_WEB_SERVER_ADDRS", webaddrs, 1) == -1) {
-		warn("setenv");
-		rc = EX_OSERR;
-		goto done;
-	}
 	rc = spawn_run(&sp);
 done:
 	free(sp.groups);
