@@ -325,6 +325,31 @@ fail:
 	return -1;
 }
 
+/* serve's and spawn's: how many connections wait for an accept. */
+#define LISTEN_BACKLOG	1024
+
+int
+addr_listener_open(struct addr_listener *l, const struct addr *a,
+    mode_t mode, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	l->unix_path[0] = '\0';
+	if (a == NULL) {
+		if ((l->fd = addr_inherited_listener()) == -1) {
+			snprintf(err, errlen, "no -s ADDRESS, and no listening "
+			    "socket on fd 0 or from systemd (LISTEN_FDS)");
+			return -1;
+		}
+		return 0;
+	}
+	l->fd = addr_listen(a, LISTEN_BACKLOG, mode, uid, gid, err, errlen);
+	if (l->fd == -1)
+		return -1;
+	if (addr_is_unix(a))
+		strlcpy(l->unix_path, ((const struct sockaddr_un *)
+		    &a->ss[0])->sun_path, sizeof(l->unix_path));
+	return 0;
+}
+
 static int
 is_listening_socket(int fd)
 {

@@ -69,6 +69,24 @@ int	 addr_systemd_socket(void);
 int	 addr_inherited_listener(void);
 
 /*
+ * The socket that serve and spawn listen on, and the socket file to remove
+ * when they are done with it.
+ */
+struct addr_listener {
+	int	 fd;
+	/* The socket file made for fd; "" for TCP or an inherited socket. */
+	char	 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/*
+ * Opens l: a new socket on a (addr_listen, with a backlog of 1024), or,
+ * when a is NULL, the socket that whoever started us handed over
+ * (addr_inherited_listener).  Returns 0, or -1 with a message in err.
+ */
+int	 addr_listener_open(struct addr_listener *l, const struct addr *a,
+	    mode_t mode, uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/*
  * Whether only this host can reach the address: a Unix socket, or a
  * loopback IP address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6).
  */

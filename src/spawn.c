@@ -9,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -38,7 +37,6 @@
 #include "util.h"
 
 #define MAX_CHILDREN		1024
-#define BACKLOG			1024
 #define STOP_GRACE_MS		5000	/* from SIGTERM to SIGKILL */
 #define EARLY_EXIT_MS		200	/* spawn watches new children this long */
 #define HEALTHY_MS		10000	/* a child this old restarts at once */
@@ -72,8 +70,7 @@ struct spawn {
 	gid_t		*groups;
 	int		 ngroups;	/* -1: keep ours */
 
-	int		 listen_fd;
-	char		 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct addr_listener listener;
 	struct pidfh	*pfh;
 	pid_t		 self;
 	struct child	*kids;
@@ -191,7 +188,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	f.stage = STAGE_FDS;
-	if (sp->listen_fd != 0 && dup2(sp->listen_fd, 0) == -1)
+	if (sp->listener.fd != 0 && dup2(sp->listener.fd, 0) == -1)
 		goto fail;
 	/* dup2 onto itself keeps FD_CLOEXEC: clear it in every case. */
 	if (fcntl(0, F_SETFD, 0) == -1)
@@ -494,25 +491,17 @@ open_listener(struct spawn *sp)
 	char	 err[600];
 	int	 flags;
 
-	if (sp->inherited) {
-		if ((sp->listen_fd = addr_inherited_listener()) == -1) {
-			warnx("spawn: no -s ADDRESS, and no listening socket "
-			    "on fd 0 or from systemd (LISTEN_FDS)");
+	if (addr_listener_open(&sp->listener, sp->inherited ? NULL : &sp->addr,
+	    sp->mode, sp->sock_uid, sp->sock_gid, err, sizeof(err)) == -1) {
+		if (sp->inherited) {
+			warnx("spawn: %s", err);
 			return EX_USAGE;
 		}
-	} else {
-		sp->listen_fd = addr_listen(&sp->addr, BACKLOG, sp->mode,
-		    sp->sock_uid, sp->sock_gid, err, sizeof(err));
-		if (sp->listen_fd == -1) {
-			warnx("%s", err);
-			return EX_CANTCREAT;
-		}
-		if (addr_is_unix(&sp->addr))
-			strlcpy(sp->unix_path, ((struct sockaddr_un *)
-			    &sp->addr.ss[0])->sun_path, sizeof(sp->unix_path));
+		warnx("%s", err);
+		return EX_CANTCREAT;
 	}
-	if ((flags = fcntl(sp->listen_fd, F_GETFL)) == -1 ||
-	    fcntl(sp->listen_fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+	if ((flags = fcntl(sp->listener.fd, F_GETFL)) == -1 ||
+	    fcntl(sp->listener.fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
 		warn("%s: fcntl", sp->inherited ? "inherited socket" :
 		    sp->addr.text);
 		return EX_OSERR;
@@ -534,7 +523,7 @@ spawn_run(struct spawn *sp)
 	int		 i, rc, keep = 0;
 
 	sp->self = getpid();
-	sp->listen_fd = -1;
+	sp->listener.fd = -1;
 	if (std_fds_open() == -1) {
 		warn("/dev/null");
 		return EX_OSERR;
@@ -599,14 +588,14 @@ spawn_run(struct spawn *sp)
 done:
 	if (!keep) {
 		stop_children(sp);
-		if (sp->unix_path[0] != '\0')
-			unlink(sp->unix_path);
+		if (sp->listener.unix_path[0] != '\0')
+			unlink(sp->listener.unix_path);
 		if (sp->pfh != NULL)
 			pidfile_remove(sp->pfh);
 	} else if (sp->pfh != NULL)
 		pidfile_close(sp->pfh);
-	if (sp->listen_fd != -1)
-		close(sp->listen_fd);
+	if (sp->listener.fd != -1)
+		close(sp->listener.fd);
 	free(sp->kids);
 	sp->kids = NULL;
 	return rc;
