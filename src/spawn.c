@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -65,10 +64,7 @@ struct spawn {
 	mode_t		 mode;
 	uid_t		 sock_uid;
 	gid_t		 sock_gid;
-	uid_t		 uid;		/* -1: keep ours */
-	gid_t		 gid;
-	gid_t		*groups;
-	int		 ngroups;	/* -1: keep ours */
+	struct credentials creds;	/* the children's */
 
 	struct addr_listener listener;
 	struct pidfh	*pfh;
@@ -76,24 +72,13 @@ struct spawn {
 	struct child	*kids;
 };
 
-/* What a child reports when it cannot exec the application. */
-enum stage {
-	STAGE_SETSID,
-	STAGE_FDS,
-	STAGE_SETGROUPS,
-	STAGE_SETGID,
-	STAGE_SETUID,
-	STAGE_PRCTL,
-	STAGE_EXEC
-};
-
-static const char *const stage_names[] = {
-	"setsid", "setting up descriptors", "setgroups", "setgid", "setuid",
-	"prctl", "exec"
-};
-
+/*
+ * What a child reports when it cannot exec the application: the step
+ * that failed, as a string constant, which is at the same address in the
+ * parent since the child is its copy, and errno.
+ */
 struct exec_failure {
-	enum stage	 stage;
+	const char	*step;
 	int		 error;
 };
 
@@ -178,7 +163,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	int			 null;
 
 	/* Detached children must outlive our session and terminal. */
-	f.stage = STAGE_SETSID;
+	f.step = "setsid";
 	if (!sp->foreground && setsid() == -1)
 		goto fail;
 
@@ -187,7 +172,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	f.stage = STAGE_FDS;
+	f.step = "setting up descriptors";
 	if (sp->listener.fd != 0 && dup2(sp->listener.fd, 0) == -1)
 		goto fail;
 	/* dup2 onto itself keeps FD_CLOEXEC: clear it in every case. */
@@ -205,21 +190,14 @@ child_exec(const struct spawn *sp, int report_fd)
 	}
 	closefrom(4);
 
-	f.stage = STAGE_SETGROUPS;
-	if (sp->ngroups >= 0 && setgroups(sp->ngroups, sp->groups) == -1)
-		goto fail;
-	f.stage = STAGE_SETGID;
-	if (sp->gid != (gid_t)-1 && setgid(sp->gid) == -1)
-		goto fail;
-	f.stage = STAGE_SETUID;
-	if (sp->uid != (uid_t)-1 && setuid(sp->uid) == -1)
+	if ((f.step = credentials_apply(&sp->creds)) != NULL)
 		goto fail;
 
 	/*
 	 * A supervisor's children end with it, even when it is SIGKILLed.
 	 * Set after setuid, which clears it.
 	 */
-	f.stage = STAGE_PRCTL;
+	f.step = "prctl";
 	if (sp->foreground) {
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 			goto fail;
@@ -227,7 +205,7 @@ child_exec(const struct spawn *sp, int report_fd)
 			_exit(0);
 	}
 
-	f.stage = STAGE_EXEC;
+	f.step = "exec";
 	execve(sp->path, sp->argv, environ);
 fail:
 	f.error = errno;
@@ -269,9 +247,9 @@ start_child(const struct spawn *sp, char *err, size_t errlen)
 	close(report[0]);
 	if (got == 0)
 		return pid;
-	if (got == (ssize_t)sizeof(f) && f.stage <= STAGE_EXEC)
-		snprintf(err, errlen, "%s: %s: %s", sp->argv[0],
-		    stage_names[f.stage], strerror(f.error));
+	if (got == (ssize_t)sizeof(f))
+		snprintf(err, errlen, "%s: %s: %s", sp->argv[0], f.step,
+		    strerror(f.error));
 	else
 		snprintf(err, errlen, "%s: no word from the new process: %s",
 		    sp->argv[0], got == -1 ? strerror(errno) : "short read");
@@ -602,54 +580,6 @@ done:
 }
 
 /*
- * The credentials the children get for -u USER and -g GROUP (either may
- * be NULL): USER's uid, GROUP or else USER's group, and USER's
- * supplementary groups.  Returns 0, or an exit status after saying why.
- */
-static int
-children_credentials(struct spawn *sp, const char *user, const char *group)
-{
-	struct passwd	*pw = NULL;
-	gid_t		*g;
-	int		 n = 16, want;
-
-	if (group != NULL && group_lookup(group, &sp->gid) == -1)
-		return EX_USAGE;
-	if (user == NULL) {
-		if (group == NULL)
-			return 0;
-		if ((sp->groups = calloc(1, sizeof(gid_t))) == NULL)
-			goto oserr;
-		sp->groups[0] = sp->gid;
-		sp->ngroups = 1;
-		return 0;
-	}
-	if (user_lookup(user, &pw) == -1)
-		return EX_USAGE;
-	sp->uid = pw->pw_uid;
-	if (group == NULL)
-		sp->gid = pw->pw_gid;
-	for (;;) {
-		if ((g = reallocarray(sp->groups, n, sizeof(*g))) == NULL)
-			goto oserr;
-		sp->groups = g;
-		want = n;
-		if (getgrouplist(pw->pw_name, sp->gid, g, &want) != -1) {
-			sp->ngroups = want;
-			return 0;
-		}
-		if (want <= n || n > 65536)
-			break;
-		n = want;
-	}
-	warnx("%s: cannot list the user's groups", user);
-	return EX_OSERR;
-oserr:
-	warn("spawn");
-	return EX_OSERR;
-}
-
-/*
  * -a: the peers the application accepts, checked here because a typo
  * there fails only at the first request, and far from this command line.
  * The application gets the list with commas alone: libfcgi and php-cgi
@@ -710,9 +640,8 @@ cmd_spawn(int argc, char **argv)
 	memset(&sp, 0, sizeof(sp));
 	sp.n = 1;
 	sp.check_early = 1;
-	sp.sock_uid = sp.uid = (uid_t)-1;
-	sp.sock_gid = sp.gid = (gid_t)-1;
-	sp.ngroups = -1;
+	sp.sock_uid = (uid_t)-1;
+	sp.sock_gid = (gid_t)-1;
 	while ((ch = getopt_long(argc, argv, "+a:Fg:G:hm:n:P:s:u:U:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
@@ -787,11 +716,10 @@ cmd_spawn(int argc, char **argv)
 		warn("%s: cannot execute", sp.argv[0]);
 		return EX_USAGE;
 	}
-	if ((rc = children_credentials(&sp, user, group)) != 0)
-		goto done;
+	if ((rc = credentials_resolve(user, group, &sp.creds)) != 0)
+		return rc;
 	rc = spawn_run(&sp);
-done:
-	free(sp.groups);
+	credentials_free(&sp.creds);
 	return rc;
 }
 
@@ -975,9 +903,10 @@ cgi_fcgi_start(const struct cgi_fcgi *cf, const struct addr *a)
 	memset(&sp, 0, sizeof(sp));
 	sp.addr = *a;
 	sp.n = cf->n > 0 ? cf->n : 1;
-	sp.sock_uid = sp.uid = (uid_t)-1;
-	sp.sock_gid = sp.gid = (gid_t)-1;
-	sp.ngroups = -1;
+	sp.sock_uid = (uid_t)-1;
+	sp.sock_gid = (gid_t)-1;
+	/* cgi-fcgi has no -u or -g: the children keep our credentials. */
+	(void)credentials_resolve(NULL, NULL, &sp.creds);
 	/* cgi-fcgi executes APP as a path, relative or not, with no argument. */
 	argv[0] = (char *)cf->app;
 	argv[1] = NULL;
