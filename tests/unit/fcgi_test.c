@@ -22,57 +22,6 @@
 
 /* ---- helpers ------------------------------------------------------ */
 
-/*
- * A heap copy of exactly n bytes (one zero byte is allocated for n 0).
- * Pass exact_ptr() to the decoder: for n 0 it points past the end of a
- * one-byte array, so that any read is caught by ASan.
- */
-static uint8_t *
-dup_exact(const void *p, size_t n)
-{
-	uint8_t	*q;
-
-	if ((q = malloc(n > 0 ? n : 1)) == NULL) {
-		perror("malloc");
-		exit(2);
-	}
-	if (n > 0)
-		memcpy(q, p, n);
-	else
-		q[0] = 0;
-	return q;
-}
-
-static const uint8_t	 nothing[1];
-
-static const uint8_t *
-exact_ptr(const uint8_t *copy, size_t n)
-{
-	return n > 0 ? copy : nothing + 1;
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	*p;
-
-	if ((p = malloc(n > 0 ? n : 1)) == NULL) {
-		perror("malloc");
-		exit(2);
-	}
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n > 0 ? n : 1)) == NULL) {
-		perror("realloc");
-		exit(2);
-	}
-	return p;
-}
-
 /* A deterministic PRNG (xorshift32), so that failures reproduce. */
 static uint32_t
 rnd(uint32_t *s)

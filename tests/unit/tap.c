@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
@@ -109,4 +110,46 @@ tap_run(const struct tap_case *cases, size_t n)
 		failed |= case_failed;
 	}
 	return failed;
+}
+
+void *
+dup_exact(const void *p, size_t n)
+{
+	uint8_t	*q = xmalloc(n);
+
+	if (n > 0)
+		memcpy(q, p, n);
+	else
+		q[0] = 0;
+	return q;
+}
+
+static const uint8_t	 nothing[1];
+
+const void *
+exact_ptr(const void *copy, size_t n)
+{
+	return n > 0 ? copy : nothing + 1;
+}
+
+void *
+xmalloc(size_t n)
+{
+	void	*p;
+
+	if ((p = malloc(n > 0 ? n : 1)) == NULL) {
+		perror("malloc");
+		exit(2);
+	}
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	if ((p = realloc(p, n > 0 ? n : 1)) == NULL) {
+		perror("realloc");
+		exit(2);
+	}
+	return p;
 }

@@ -1,7 +1,8 @@
 /*
- * The TAP harness of the C unit tests.  A case is a function of CHECKs;
- * tap_run runs each and prints "ok N - name" or "not ok N - name", with
- * what failed as "# " lines before it, as tests/run counts them.
+ * The TAP harness of the C unit tests, and the helpers they share.  A case
+ * is a function of CHECKs; tap_run runs each and prints "ok N - name" or
+ * "not ok N - name", with what failed as "# " lines before it, as
+ * tests/run counts them.
  */
 #ifndef TAP_H
 #define TAP_H
@@ -41,5 +42,17 @@ int	 check_str_(const char *a, const char *b, int line, const char *ea,
  * Returns 1 if any failed, else 0.
  */
 int	 tap_run(const struct tap_case *, size_t n);
+
+/*
+ * A heap copy of exactly n bytes (one zero byte is allocated for n 0), so
+ * that ASan catches a read past what a parser was given.  Pass exact_ptr()
+ * to the parser: for n 0 it points past the end of a one-byte array.
+ */
+void		*dup_exact(const void *, size_t n);
+const void	*exact_ptr(const void *copy, size_t n);
+
+/* malloc and realloc that end the test (exit 2) when out of memory. */
+void		*xmalloc(size_t);
+void		*xrealloc(void *, size_t);
 
 #endif /* TAP_H */
