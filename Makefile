@@ -44,7 +44,7 @@ $(BUILD):
 
 # Each unit test is its file under tests/unit, the TAP harness, and the
 # sources it tests.
-UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test
+UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test $(BUILD)/addr_test
 TAP = tests/unit/tap.c tests/unit/tap.h
 
 $(BUILD)/fcgi_test: tests/unit/fcgi_test.c $(TAP) src/fcgi.c src/fcgi.h | $(BUILD)
@@ -55,6 +55,11 @@ $(BUILD)/cgi_test: tests/unit/cgi_test.c $(TAP) src/cgi.c src/fcgi.c src/*.h \
     | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/cgi_test.c \
 	    tests/unit/tap.c src/cgi.c src/fcgi.c $(LIBBSD) $(LDLIBS)
+
+$(BUILD)/addr_test: tests/unit/addr_test.c $(TAP) src/addr.c src/util.c \
+    src/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/addr_test.c \
+	    tests/unit/tap.c src/addr.c src/util.c $(LIBBSD) $(LDLIBS)
 
 unit: $(UNIT_TESTS)
 
