@@ -178,6 +178,23 @@ EOF
 	stop_pid "$pid"
 }
 
+@test "spawn -u USER: the children are in USER's supplementary groups too" {
+	local user pid
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	# A user that /etc/group lists as a member of some group.
+	user=$(getent group | awk -F: '$4 != "" { split($4, m, ","); print m[1] }' |
+	    while read -r u; do id "$u" >/dev/null 2>&1 && echo "$u"; done |
+	    head -1)
+	[ -n "$user" ] || skip "no user with supplementary groups here"
+	timeout "$T_CMD" "$FB" spawn -u "$user" -P "$PIDFILE" -s "$SOCK" -- \
+	    sleep 60
+	pid=$(cat "$PIDFILE")
+	[ "$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$pid/status" |
+	    tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')" = \
+	    "$(id -G "$user" | tr ' ' '\n' | sort -n | tr '\n' ' ')" ]
+	stop_pid "$pid"
+}
+
 # --------------------------------------------------------- -F supervisor
 
 @test "spawn -F: a killed child is started again; the pidfile holds the supervisor" {
