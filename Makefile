@@ -44,10 +44,26 @@ $(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
-$(BUILD)/fcgi_test: tests/unit/fcgi_test.c src/fcgi.c src/fcgi.h | $(BUILD)
-	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/fcgi_test.c src/fcgi.c
+# Each unit test is its file under tests/unit, the TAP harness, and the
+# sources it tests.
+UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test $(BUILD)/addr_test
+TAP = tests/unit/tap.c tests/unit/tap.h
 
-unit: $(BUILD)/fcgi_test
+$(BUILD)/fcgi_test: tests/unit/fcgi_test.c $(TAP) src/fcgi.c src/fcgi.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/fcgi_test.c \
+	    tests/unit/tap.c src/fcgi.c
+
+$(BUILD)/cgi_test: tests/unit/cgi_test.c $(TAP) src/cgi.c src/fcgi.c src/*.h \
+    | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/cgi_test.c \
+	    tests/unit/tap.c src/cgi.c src/fcgi.c $(LIBBSD) $(LDLIBS)
+
+$(BUILD)/addr_test: tests/unit/addr_test.c $(TAP) src/addr.c src/util.c \
+    src/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/addr_test.c \
+	    tests/unit/tap.c src/addr.c src/util.c $(LIBBSD) $(LDLIBS)
+
+unit: $(UNIT_TESTS)
 
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
@@ -93,7 +109,7 @@ endif
 check: deps
 	scripts/check-self-contained
 	$(MAKE) fcgi-bridge unit $(FUZZ_REPLAYS)
-	tests/run $(BUILD)/fcgi_test $(FUZZ_REPLAYS)
+	tests/run $(UNIT_TESTS) $(FUZZ_REPLAYS)
 
 # Runs each target for FUZZ_SECONDS (default 60) with libFuzzer, from its
 # committed corpus; what it finds new goes to build/fuzz/corpus/NAME, and a

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -261,7 +262,14 @@ unix_socket_live(const struct sockaddr_storage *ss, socklen_t len)
 	return live;
 }
 
-int
+/*
+ * Creates a listening, non-blocking, close-on-exec socket.  For a Unix
+ * socket, a socket file that nobody listens on any more (left by a dead
+ * run) is replaced; one with a live listener is an error.  mode, when not
+ * 0, is the socket file's mode; uid and gid, when not -1, its owner.
+ * Returns the socket, or -1 with a message in err.
+ */
+static int
 addr_listen(const struct addr *a, int backlog, mode_t mode, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
@@ -345,7 +353,13 @@ addr_systemd_socket(void)
 	    strcmp(fds, "0") != 0;
 }
 
-int
+/*
+ * A listening socket handed over by whoever started us: systemd's
+ * LISTEN_FDS (fd 3, when LISTEN_PID is ours), else fd 0 when it is a
+ * listening socket (FCGI_LISTENSOCK_FILENO).  Returns it, made
+ * non-blocking and close-on-exec, or -1 when there is none.
+ */
+static int
 addr_inherited_listener(void)
 {
 	int	 fd = -1, flags;
@@ -364,6 +378,31 @@ addr_inherited_listener(void)
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 		return -1;
 	return fd;
+}
+
+/* serve's and spawn's: how many connections wait for an accept. */
+#define LISTEN_BACKLOG	1024
+
+int
+addr_listener_open(struct addr_listener *l, const struct addr *a,
+    mode_t mode, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	l->unix_path[0] = '\0';
+	if (a == NULL) {
+		if ((l->fd = addr_inherited_listener()) == -1) {
+			snprintf(err, errlen, "no -s ADDRESS, and no listening "
+			    "socket on fd 0 or from systemd (LISTEN_FDS)");
+			return -1;
+		}
+		return 0;
+	}
+	l->fd = addr_listen(a, LISTEN_BACKLOG, mode, uid, gid, err, errlen);
+	if (l->fd == -1)
+		return -1;
+	if (addr_is_unix(a))
+		strlcpy(l->unix_path, ((const struct sockaddr_un *)
+		    &a->ss[0])->sun_path, sizeof(l->unix_path));
+	return 0;
 }
 
 void
@@ -388,4 +427,134 @@ addr_format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 	default:
 		snprintf(buf, len, "unix");
 	}
+}
+
+/*
+ * The IP address of ss as its bytes, with their number (4 or 16) in *len:
+ * for an IPv4 address mapped into IPv6, the IPv4 address.  NULL, with
+ * *len 0, when ss is not IP.
+ */
+static const uint8_t *
+ip_bytes(const struct sockaddr_storage *ss, size_t *len)
+{
+	const struct sockaddr_in6	*sin6;
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		*len = 4;
+		return (const uint8_t *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			*len = 4;
+			return sin6->sin6_addr.s6_addr + 12;
+		}
+		*len = 16;
+		return sin6->sin6_addr.s6_addr;
+	default:
+		*len = 0;
+		return NULL;
+	}
+}
+
+int
+addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	const uint8_t	*ip;
+	size_t		 len;
+
+	if (ss->ss_family == AF_UNIX)
+		return 1;
+	if ((ip = ip_bytes(ss, &len)) == NULL)
+		return 0;
+	if (len == 4)
+		return ip[0] == 127;
+	return memcmp(ip, &in6addr_loopback, len) == 0;
+}
+
+int
+addr_allowlist_parse(const char *list, struct sockaddr_storage **allowed,
+    size_t *nallowed, char *err, size_t errlen)
+{
+	struct sockaddr_storage	*v = NULL, *grown;
+	char			*copy, *rest, *word;
+	size_t			 n = 0;
+
+	*allowed = NULL;
+	*nallowed = 0;
+	if ((copy = strdup(list)) == NULL)
+		goto nomem;
+	for (rest = copy; (word = strsep(&rest, ", \t")) != NULL;) {
+		if (*word == '\0')
+			continue;
+		if ((grown = reallocarray(v, n + 1, sizeof(*v))) == NULL)
+			goto nomem;
+		v = grown;
+		memset(&v[n], 0, sizeof(v[n]));
+		if (inet_pton(AF_INET, word,
+		    &((struct sockaddr_in *)&v[n])->sin_addr) == 1)
+			v[n].ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, word,
+		    &((struct sockaddr_in6 *)&v[n])->sin6_addr) == 1)
+			v[n].ss_family = AF_INET6;
+		else {
+			snprintf(err, errlen, "%s is not an IP address", word);
+			goto fail;
+		}
+		n++;
+	}
+	free(copy);
+	*allowed = v;
+	*nallowed = n;
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s", strerror(errno));
+fail:
+	free(copy);
+	free(v);
+	return -1;
+}
+
+char *
+addr_allowlist_format(const struct sockaddr_storage *allowed,
+    size_t nallowed)
+{
+	const uint8_t	*ip;
+	char		*s, *p;
+	size_t		 i, len;
+
+	/* Room for each address and a comma or the final NUL. */
+	if ((s = reallocarray(NULL, nallowed + 1, INET6_ADDRSTRLEN + 1)) ==
+	    NULL)
+		return NULL;
+	p = s;
+	*p = '\0';
+	for (i = 0; i < nallowed; i++) {
+		ip = ip_bytes(&allowed[i], &len);
+		if (i > 0)
+			*p++ = ',';
+		inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, p,
+		    INET6_ADDRSTRLEN);
+		p += strlen(p);
+	}
+	return s;
+}
+
+int
+addr_peer_allowed(const struct sockaddr_storage *allowed, size_t nallowed,
+    const struct sockaddr_storage *peer)
+{
+	const uint8_t	*ip, *want;
+	size_t		 len, wlen, i;
+
+	if (nallowed == 0 || peer->ss_family == AF_UNIX)
+		return 1;
+	if ((ip = ip_bytes(peer, &len)) == NULL)
+		return 0;
+	for (i = 0; i < nallowed; i++)
+		if ((want = ip_bytes(&allowed[i], &wlen)) != NULL &&
+		    wlen == len && memcmp(ip, want, len) == 0)
+			return 1;
+	return 0;
 }

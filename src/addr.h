@@ -47,26 +47,64 @@ int	 addr_connect_result(int fd);
 
 #include <sys/types.h>
 
-/*
- * Creates a listening, non-blocking, close-on-exec socket.  For a Unix
- * socket, a socket file that nobody listens on any more (left by a dead
- * run) is replaced; one with a live listener is an error.  mode, when not
- * 0, is the socket file's mode; uid and gid, when not -1, its owner.
- * Returns the socket, or -1 with a message in err.
- */
-int	 addr_listen(const struct addr *, int backlog, mode_t mode, uid_t uid,
-	    gid_t gid, char *err, size_t errlen);
-
 /* Whether systemd's LISTEN_PID and LISTEN_FDS hand this process fd 3. */
 int	 addr_systemd_socket(void);
 
 /*
- * A listening socket handed over by whoever started us: systemd's
- * LISTEN_FDS (fd 3, when LISTEN_PID is ours), else fd 0 when it is a
- * listening socket (FCGI_LISTENSOCK_FILENO).  Returns it, made
- * non-blocking and close-on-exec, or -1 when there is none.
+ * The socket that serve and spawn listen on, and the socket file to remove
+ * when they are done with it.
  */
-int	 addr_inherited_listener(void);
+struct addr_listener {
+	int	 fd;
+	/* The socket file made for fd; "" for TCP or an inherited socket. */
+	char	 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/*
+ * Opens l: a new socket on a (addr_listen, with a backlog of 1024), or,
+ * when a is NULL, the socket that whoever started us handed over
+ * (addr_inherited_listener).  Returns 0, or -1 with a message in err.
+ */
+int	 addr_listener_open(struct addr_listener *l, const struct addr *a,
+	    mode_t mode, uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/*
+ * Whether only this host can reach the address: a Unix socket, or a
+ * loopback IP address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6).
+ */
+int	 addr_is_loopback(const struct sockaddr_storage *);
+
+/*
+ * The allow-list of TCP peers: FCGI_WEB_SERVER_ADDRS for serve, -a for
+ * spawn.  It is IP addresses separated by commas, blanks, or both:
+ * libfcgi, whose variable it is, takes commas alone and no blanks, and
+ * serve has always taken blanks too.  An IPv4 address mapped into IPv6
+ * (::ffff:a.b.c.d) is that IPv4 address, as a peer or in the list.
+ */
+
+/*
+ * Parses list into a new array of *nallowed addresses (*allowed, NULL for
+ * a list of none), which the caller frees.  Returns 0, or -1 with a message
+ * in err naming the word that is not an IP address.
+ */
+int	 addr_allowlist_parse(const char *list,
+	    struct sockaddr_storage **allowed, size_t *nallowed, char *err,
+	    size_t errlen);
+
+/*
+ * A list that addr_allowlist_parse made, as libfcgi and php-cgi read it:
+ * the addresses separated by commas alone, a mapped IPv4 address written
+ * as IPv4.  Returns a string the caller frees, or NULL when out of memory.
+ */
+char	*addr_allowlist_format(const struct sockaddr_storage *allowed,
+	    size_t nallowed);
+
+/*
+ * Whether a peer may connect: a Unix socket peer always, any peer when the
+ * list is empty, else an IP peer whose address is in it.
+ */
+int	 addr_peer_allowed(const struct sockaddr_storage *allowed,
+	    size_t nallowed, const struct sockaddr_storage *peer);
 
 /* Formats a peer address ("127.0.0.1:5555", "[::1]:80", "unix") into buf. */
 void	 addr_format_peer(const struct sockaddr_storage *, char *buf,

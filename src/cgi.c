@@ -549,17 +549,15 @@ cgi_response_parse(const char *buf, size_t len, struct cgi_response *r,
 	memset(r, 0, sizeof(*r));
 	*errstr = NULL;
 	for (;;) {
-		if (off >= CGI_MAX_HEADER_BLOCK) {
+		/* A line, the blank one too, must end within the limit. */
+		n = line_len(buf + off, len - off);
+		if (off + n > CGI_MAX_HEADER_BLOCK ||
+		    (n == 0 && len >= CGI_MAX_HEADER_BLOCK)) {
 			*errstr = "CGI header block too long";
 			return -1;
 		}
-		if ((n = line_len(buf + off, len - off)) == 0) {
-			if (len - off >= CGI_MAX_HEADER_BLOCK) {
-				*errstr = "CGI header line too long";
-				return -1;
-			}
+		if (n == 0)
 			return 0;
-		}
 		line = buf + off;
 		off += n;
 		vlen = n - 1;

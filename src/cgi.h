@@ -70,10 +70,10 @@ struct cgi_response {
 /*
  * Parses the CGI header block at the start of buf (lines ending in LF or
  * CRLF, up to a blank line).  Returns the block's length including the
- * blank line, 0 when the blank line has not arrived yet, or -1 when the
- * block is malformed (a line without a colon, a bad Status, none of
- * Content-Type, Location and Status, longer than CGI_MAX_HEADER_BLOCK),
- * with *errstr saying why.
+ * blank line, 0 when the blank line has not arrived yet (never when len is
+ * CGI_MAX_HEADER_BLOCK or more), or -1 when the block is malformed (a line
+ * without a colon, a bad Status, none of Content-Type, Location and
+ * Status, longer than CGI_MAX_HEADER_BLOCK), with *errstr saying why.
  */
 long	 cgi_response_parse(const char *buf, size_t len,
 	    struct cgi_response *, const char **errstr);

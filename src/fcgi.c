@@ -292,6 +292,14 @@ fcgi_nv_parse(const uint8_t *buf, size_t len, size_t max_len,
 	return (long)(off + name_len + value_len);
 }
 
+int
+fcgi_nv_name_is(const struct fcgi_nv *nv, const char *name)
+{
+	size_t	 len = strlen(name);
+
+	return nv->name_len == len && memcmp(nv->name, name, len) == 0;
+}
+
 size_t
 fcgi_pairs_chunk(const uint8_t *stream, size_t len, size_t off,
     size_t max_content)

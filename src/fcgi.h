@@ -151,6 +151,12 @@ long	 fcgi_nv_parse(const uint8_t *buf, size_t len, size_t max_len,
 	    struct fcgi_nv *nv);
 
 /*
+ * Whether a decoded pair's name is name, a C string: 1 or 0.  A name
+ * holding a NUL byte is never equal to one.
+ */
+int	 fcgi_nv_name_is(const struct fcgi_nv *, const char *name);
+
+/*
  * How many bytes of an encoded pair stream (PARAMS, GET_VALUES), from
  * offset off on, go into the next record: the rest of a pair split by the
  * previous record, then as many whole pairs as fit in max_content, so that

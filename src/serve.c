@@ -59,55 +59,6 @@ slog(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-parse_allowed(struct server *srv, const char *list)
-{
-	char	*copy, *tok, *save;
-	struct sockaddr_storage *ss;
-
-	if ((copy = strdup(list)) == NULL)
-		return -1;
-	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", ", &save)) {
-		ss = reallocarray(srv->allowed, srv->nallowed + 1,
-		    sizeof(*ss));
-		if (ss == NULL)
-			goto fail;
-		srv->allowed = ss;
-		ss = &srv->allowed[srv->nallowed];
-		memset(ss, 0, sizeof(*ss));
-		if (inet_pton(AF_INET, tok,
-		    &((struct sockaddr_in *)ss)->sin_addr) == 1)
-			ss->ss_family = AF_INET;
-		else if (inet_pton(AF_INET6, tok,
-		    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
-			ss->ss_family = AF_INET6;
-		else {
-			warnx("FCGI_WEB_SERVER_ADDRS: %s is not an IP "
-			    "address", tok);
-			goto fail;
-		}
-		srv->nallowed++;
-	}
-	free(copy);
-	return 0;
-fail:
-	free(copy);
-	return -1;
-}
-
-static int
-is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
-		    >> 24) == 127;
-	if (ss->ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-		    &((const struct sockaddr_in6 *)ss)->sin6_addr);
-	return 1;
-}
-
 static void
 usage_serve(FILE *f)
 {
@@ -405,42 +356,21 @@ serve_config_free(struct serve_config *cfg)
 	free(cfg->fixed_program);
 }
 
-/* Who the CGIs run as, and who owns the socket file. */
-struct serve_ids {
-	uid_t	 uid, sock_uid;
-	gid_t	 gid, sock_gid;
-};
-
-/* Names of -u, -g, -U and -G to IDs.  0, or -1 (said). */
+/* Who owns the socket file: -U and -G.  0, or -1 (said). */
 static int
-serve_ids_resolve(const struct serve_config *cfg, struct serve_ids *ids)
+serve_socket_owner(const struct serve_config *cfg, uid_t *uid, gid_t *gid)
 {
 	struct passwd	*pw;
 
-	ids->uid = ids->sock_uid = (uid_t)-1;
-	ids->gid = ids->sock_gid = (gid_t)-1;
-	if (cfg->user != NULL) {
-		if (user_lookup(cfg->user, &pw) == -1)
-			return -1;
-		ids->uid = pw->pw_uid;
-		ids->gid = pw->pw_gid;
-	}
-	if (cfg->group != NULL && group_lookup(cfg->group, &ids->gid) == -1)
-		return -1;
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
 	if (cfg->sock_user != NULL) {
 		if (user_lookup(cfg->sock_user, &pw) == -1)
 			return -1;
-		ids->sock_uid = pw->pw_uid;
+		*uid = pw->pw_uid;
 	}
-	if (cfg->sock_group != NULL &&
-	    group_lookup(cfg->sock_group, &ids->sock_gid) == -1)
+	if (cfg->sock_group != NULL && group_lookup(cfg->sock_group, gid) == -1)
 		return -1;
-	if ((cfg->user != NULL ? ids->uid : geteuid()) == 0 &&
-	    !cfg->allow_root) {
-		warnx("serve: CGIs would run as root: give -u USER, or "
-		    "--allow-root");
-		return -1;
-	}
 	return 0;
 }
 
@@ -449,47 +379,45 @@ serve_ids_resolve(const struct serve_config *cfg, struct serve_ids *ids)
  * exit status (said).
  */
 static int
-serve_listen(struct server *srv, const struct serve_ids *ids)
+serve_listen(struct server *srv)
 {
 	const struct serve_config *cfg = srv->cfg;
 	struct addr	 a;
 	char		 errbuf[600];
+	uid_t		 uid;
+	gid_t		 gid;
 	int		 moved;
 
-	if (cfg->address == NULL) {
-		if ((srv->listen_fd = addr_inherited_listener()) == -1) {
-			warnx("serve: no -s ADDRESS, and no listening socket "
-			    "on fd 0 or from systemd (LISTEN_FDS)");
-			usage_serve(stderr);
-			return EX_USAGE;
-		}
-		/* fd 0 was the socket: the CGIs' stdin comes from pipes. */
-		if (srv->listen_fd == 0) {
-			if ((moved = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1 ||
-			    close(0) == -1 || open("/dev/null", O_RDONLY) != 0)
-				err(EX_OSERR, "moving the inherited socket");
-			srv->listen_fd = moved;
-		}
-		if (std_fds_open() == -1)
-			err(EX_OSERR, "/dev/null");
-		return 0;
-	}
-	if (addr_parse(cfg->address, &a, errbuf, sizeof(errbuf)) == -1) {
+	if (serve_socket_owner(cfg, &uid, &gid) == -1)
+		return EX_USAGE;
+	if (cfg->address != NULL &&
+	    addr_parse(cfg->address, &a, errbuf, sizeof(errbuf)) == -1) {
 		warnx("%s", errbuf);
 		return EX_USAGE;
 	}
-	if (std_fds_open() == -1)
+	if (cfg->address != NULL && std_fds_open() == -1)
 		err(EX_OSERR, "/dev/null");
-	srv->listen_fd = addr_listen(&a, 1024, cfg->sock_mode, ids->sock_uid,
-	    ids->sock_gid, errbuf, sizeof(errbuf));
-	if (srv->listen_fd == -1) {
-		warnx("%s", errbuf);
-		return EX_UNAVAILABLE;
+	if (addr_listener_open(&srv->listener, cfg->address != NULL ? &a :
+	    NULL, cfg->sock_mode, uid, gid, errbuf, sizeof(errbuf)) == -1) {
+		if (cfg->address != NULL) {
+			warnx("%s", errbuf);
+			return EX_UNAVAILABLE;
+		}
+		warnx("serve: %s", errbuf);
+		usage_serve(stderr);
+		return EX_USAGE;
 	}
-	if (addr_is_unix(&a))
-		strlcpy(srv->unix_path, ((struct sockaddr_un *)
-		    &a.ss[0])->sun_path, sizeof(srv->unix_path));
-	else if (srv->nallowed == 0 && !is_loopback(&a.ss[0]))
+	if (cfg->address == NULL) {
+		/* fd 0 was the socket: the CGIs' stdin comes from pipes. */
+		if (srv->listener.fd == 0) {
+			if ((moved = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1 ||
+			    close(0) == -1 || open("/dev/null", O_RDONLY) != 0)
+				err(EX_OSERR, "moving the inherited socket");
+			srv->listener.fd = moved;
+		}
+		if (std_fds_open() == -1)
+			err(EX_OSERR, "/dev/null");
+	} else if (srv->nallowed == 0 && !addr_is_loopback(&a.ss[0]))
 		slog(LOG_WARNING, "%s: listening beyond loopback without "
 		    "FCGI_WEB_SERVER_ADDRS: any host may run CGIs",
 		    cfg->address);
@@ -504,8 +432,9 @@ static int
 serve_open(struct server *srv)
 {
 	const struct serve_config *cfg = srv->cfg;
-	struct serve_ids ids;
-	const char	*webaddrs;
+	struct credentials creds;
+	const char	*webaddrs, *call;
+	char		 errbuf[600];
 	sigset_t	 sigs;
 	int		 rc;
 
@@ -514,26 +443,36 @@ serve_open(struct server *srv)
 	 * 3 that is ours to take, must not reach a CGI.
 	 */
 	closefrom(cfg->address == NULL && addr_systemd_socket() ? 4 : 3);
-	if (serve_ids_resolve(cfg, &ids) == -1)
-		return EX_USAGE;
+	if ((rc = credentials_resolve(cfg->user, cfg->group, &creds)) != 0)
+		return rc;
+	if ((creds.uid != (uid_t)-1 ? creds.uid : geteuid()) == 0 &&
+	    !cfg->allow_root) {
+		warnx("serve: CGIs would run as root: give -u USER, or "
+		    "--allow-root");
+		rc = EX_USAGE;
+		goto done;
+	}
 	if ((webaddrs = getenv("FCGI_WEB_SERVER_ADDRS")) != NULL &&
-	    parse_allowed(srv, webaddrs) == -1)
-		return EX_USAGE;
+	    addr_allowlist_parse(webaddrs, &srv->allowed, &srv->nallowed,
+	    errbuf, sizeof(errbuf)) == -1) {
+		warnx("FCGI_WEB_SERVER_ADDRS: %s", errbuf);
+		rc = EX_USAGE;
+		goto done;
+	}
 	log_to_syslog = cfg->use_syslog;
 	log_debug = cfg->debug;
 	if (log_to_syslog)
 		openlog("fcgi-bridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	if ((rc = serve_listen(srv, &ids)) != 0)
-		return rc;
-	if (ids.gid != (gid_t)-1 && (setgroups(1, &ids.gid) == -1 ||
-	    setgid(ids.gid) == -1))
-		err(EX_OSERR, "setgid %u", (unsigned int)ids.gid);
-	if (ids.uid != (uid_t)-1 && setuid(ids.uid) == -1)
-		err(EX_OSERR, "setuid %u", (unsigned int)ids.uid);
+	if ((rc = serve_listen(srv)) != 0)
+		goto done;
+	if ((call = credentials_apply(&creds)) != NULL)
+		err(EX_OSERR, "%s", call);
 	/* CGIs are waited for through pidfds (serve_child.c): SIGCHLD must
 	 * not be ignored, which would reap them before their status is read. */
-	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR || child_pidfd_check() == -1)
-		return EX_USAGE;
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR || child_pidfd_check() == -1) {
+		rc = EX_USAGE;
+		goto done;
+	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -544,11 +483,13 @@ serve_open(struct server *srv)
 		err(EX_OSERR, "signalfd");
 	if ((srv->ev = ev_new()) == NULL ||
 	    ev_set(srv->ev, srv->sig_fd, POLLIN, server_on_signal, srv) == -1 ||
-	    ev_set(srv->ev, srv->listen_fd, POLLIN, server_on_accept, srv) ==
+	    ev_set(srv->ev, srv->listener.fd, POLLIN, server_on_accept, srv) ==
 	    -1)
 		err(EX_OSERR, "event loop");
 	sched_init(&srv->sched, cfg->max_cgi, cfg->adapt);
-	return 0;
+done:
+	credentials_free(&creds);
+	return rc;
 }
 
 static void
@@ -558,8 +499,8 @@ serve_close(struct server *srv)
 	ev_free(srv->ev);
 	if (srv->sig_fd != -1)
 		close(srv->sig_fd);
-	if (srv->listen_fd != -1)
-		close(srv->listen_fd);
+	if (srv->listener.fd != -1)
+		close(srv->listener.fd);
 	free(srv->allowed);
 }
 
@@ -572,7 +513,7 @@ cmd_serve(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
-	srv.listen_fd = srv.sig_fd = srv.sched.self_stat_fd = -1;
+	srv.listener.fd = srv.sig_fd = srv.sched.self_stat_fd = -1;
 	switch (serve_config_parse(&cfg, argc, argv)) {
 	case 1:
 		rc = 0;

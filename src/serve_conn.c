@@ -140,8 +140,8 @@ conn_free(struct conn *c)
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
-	if (srv->listen_fd != -1 && !srv->stopping)
-		ev_events(srv->ev, srv->listen_fd, POLLIN);
+	if (srv->listener.fd != -1 && !srv->stopping)
+		ev_events(srv->ev, srv->listener.fd, POLLIN);
 }
 
 /* Closes a connection at once, killing its requests' CGIs (logged). */
@@ -183,14 +183,11 @@ conn_answer_values(struct conn *c, const struct fcgi_record *rec)
 		    rec->hdr.content_length - off, FCGI_MAX_CONTENT, &nv);
 		if (k <= 0)
 			break;
-		if (nv.name_len == 14 && memcmp(nv.name, "FCGI_MAX_CONNS",
-		    14) == 0)
+		if (fcgi_nv_name_is(&nv, "FCGI_MAX_CONNS"))
 			snprintf(val, sizeof(val), "%zu", srv->cfg->max_conns);
-		else if (nv.name_len == 13 && memcmp(nv.name, "FCGI_MAX_REQS",
-		    13) == 0)
+		else if (fcgi_nv_name_is(&nv, "FCGI_MAX_REQS"))
 			snprintf(val, sizeof(val), "%zu", srv->cfg->max_cgi);
-		else if (nv.name_len == 15 && memcmp(nv.name,
-		    "FCGI_MPXS_CONNS", 15) == 0)
+		else if (fcgi_nv_name_is(&nv, "FCGI_MPXS_CONNS"))
 			strlcpy(val, "1", sizeof(val));
 		else
 			continue;

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "fcgi.h"
 
 #define READ_CHUNK		FCGI_MAX_PADDED_CONTENT
@@ -190,9 +191,8 @@ struct conn {
 struct server {
 	const struct serve_config *cfg;
 	struct ev	*ev;
-	int		 listen_fd;
+	struct addr_listener listener;
 	int		 sig_fd;
-	char		 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_storage *allowed;	/* FCGI_WEB_SERVER_ADDRS */
 	size_t		 nallowed;
 	struct sched	 sched;

@@ -216,13 +216,6 @@ static const char *const unsafe_names[] = {
 static const char *const unsafe_prefixes[] = { "LD_", "MALLOC_",
 	"BASH_FUNC_" };
 
-static int
-nv_name_is(const struct fcgi_nv *nv, const char *name)
-{
-	return nv->name_len == strlen(name) &&
-	    memcmp(nv->name, name, nv->name_len) == 0;
-}
-
 /* Whether the name is one of unsafe_names or starts with unsafe_prefixes. */
 static int
 env_name_unsafe(const struct fcgi_nv *nv)
@@ -230,7 +223,7 @@ env_name_unsafe(const struct fcgi_nv *nv)
 	size_t	 i, k;
 
 	for (i = 0; i < sizeof(unsafe_names) / sizeof(unsafe_names[0]); i++)
-		if (nv_name_is(nv, unsafe_names[i]))
+		if (fcgi_nv_name_is(nv, unsafe_names[i]))
 			return 1;
 	for (i = 0; i < sizeof(unsafe_prefixes) / sizeof(unsafe_prefixes[0]);
 	    i++) {
@@ -248,7 +241,7 @@ env_keep_has(const struct serve_config *cfg, const struct fcgi_nv *nv)
 	size_t	 i;
 
 	for (i = 0; i < cfg->nkeep_env; i++)
-		if (nv_name_is(nv, cfg->keep_env[i]))
+		if (fcgi_nv_name_is(nv, cfg->keep_env[i]))
 			return 1;
 	return 0;
 }
@@ -268,12 +261,12 @@ env_pair_wanted(const struct serve_config *cfg, const struct fcgi_nv *nv,
 	    memchr(nv->name, '\0', nv->name_len) ||
 	    memchr(nv->value, '\0', nv->value_len))
 		return 0;
-	if (nv_name_is(nv, "HTTP_PROXY") || nv_name_is(nv, "PATH"))
+	if (fcgi_nv_name_is(nv, "HTTP_PROXY") || fcgi_nv_name_is(nv, "PATH"))
 		return 0;
 	if (extra_env_has(cfg, (const char *)nv->name, nv->name_len))
 		return 0;
-	if (split && (nv_name_is(nv, "SCRIPT_NAME") ||
-	    nv_name_is(nv, "PATH_INFO")))
+	if (split && (fcgi_nv_name_is(nv, "SCRIPT_NAME") ||
+	    fcgi_nv_name_is(nv, "PATH_INFO")))
 		return 0;
 	if (env_name_unsafe(nv) && !env_keep_has(cfg, nv)) {
 		if (dropped != NULL)
@@ -347,7 +340,7 @@ script_env_build(struct req *r, const char *script_name, const char *path_info,
 		if (!env_pair_wanted(cfg, &nv, path_info != NULL,
 		    path_info == NULL ? &dropped : NULL))
 			continue;
-		if (nv_name_is(&nv, "SCRIPT_NAME")) {
+		if (fcgi_nv_name_is(&nv, "SCRIPT_NAME")) {
 			i = MIN(nv.value_len, sizeof(r->script) - 1);
 			memcpy(r->script, nv.value, i);
 			r->script[i] = '\0';

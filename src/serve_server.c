@@ -32,43 +32,6 @@ server_dispatch_soon(struct server *srv)
 }
 
 
-static int
-peer_allowed(struct server *srv, const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in6	*a6, *b6;
-	const struct sockaddr_in	*a4, *b4;
-	struct in_addr			 mapped;
-	size_t				 i;
-
-	if (srv->nallowed == 0 || ss->ss_family == AF_UNIX)
-		return 1;
-	for (i = 0; i < srv->nallowed; i++) {
-		const struct sockaddr_storage *al = &srv->allowed[i];
-
-		if (ss->ss_family == AF_INET6) {
-			a6 = (const struct sockaddr_in6 *)ss;
-			if (al->ss_family == AF_INET6) {
-				b6 = (const struct sockaddr_in6 *)al;
-				if (memcmp(&a6->sin6_addr, &b6->sin6_addr,
-				    sizeof(b6->sin6_addr)) == 0)
-					return 1;
-			} else if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
-				b4 = (const struct sockaddr_in *)al;
-				memcpy(&mapped, &a6->sin6_addr.s6_addr[12], 4);
-				if (mapped.s_addr == b4->sin_addr.s_addr)
-					return 1;
-			}
-		} else if (ss->ss_family == AF_INET &&
-		    al->ss_family == AF_INET) {
-			a4 = (const struct sockaddr_in *)ss;
-			b4 = (const struct sockaddr_in *)al;
-			if (a4->sin_addr.s_addr == b4->sin_addr.s_addr)
-				return 1;
-		}
-	}
-	return 0;
-}
-
 void
 server_on_accept(void *arg, int fd, int revents)
 {
@@ -88,7 +51,7 @@ server_on_accept(void *arg, int fd, int revents)
 				slog(LOG_ERR, "accept: %s", strerror(errno));
 			return;
 		}
-		if (!peer_allowed(srv, &ss)) {
+		if (!addr_peer_allowed(srv->allowed, srv->nallowed, &ss)) {
 			char	 peer[64];
 
 			addr_format_peer(&ss, peer, sizeof(peer));
@@ -115,13 +78,13 @@ server_stop(struct server *srv, const char *why)
 	    srv->nbusy);
 	srv->stopping = 1;
 	srv->stop_at = now_ms() + srv->cfg->grace_ms;
-	if (srv->listen_fd != -1) {
-		ev_del(srv->ev, srv->listen_fd);
-		close(srv->listen_fd);
-		srv->listen_fd = -1;
+	if (srv->listener.fd != -1) {
+		ev_del(srv->ev, srv->listener.fd);
+		close(srv->listener.fd);
+		srv->listener.fd = -1;
 	}
-	if (srv->unix_path[0] != '\0')
-		unlink(srv->unix_path);
+	if (srv->listener.unix_path[0] != '\0')
+		unlink(srv->listener.unix_path);
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->reqs == NULL && c->wlen == 0)

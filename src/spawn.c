@@ -9,15 +9,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
 
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -39,7 +36,6 @@
 #include "util.h"
 
 #define MAX_CHILDREN		1024
-#define BACKLOG			1024
 #define STOP_GRACE_MS		5000	/* from SIGTERM to SIGKILL */
 #define EARLY_EXIT_MS		200	/* spawn watches new children this long */
 #define HEALTHY_MS		10000	/* a child this old restarts at once */
@@ -68,36 +64,21 @@ struct spawn {
 	mode_t		 mode;
 	uid_t		 sock_uid;
 	gid_t		 sock_gid;
-	uid_t		 uid;		/* -1: keep ours */
-	gid_t		 gid;
-	gid_t		*groups;
-	int		 ngroups;	/* -1: keep ours */
+	struct credentials creds;	/* the children's */
 
-	int		 listen_fd;
-	char		 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct addr_listener listener;
 	struct pidfh	*pfh;
 	pid_t		 self;
 	struct child	*kids;
 };
 
-/* What a child reports when it cannot exec the application. */
-enum stage {
-	STAGE_SETSID,
-	STAGE_FDS,
-	STAGE_SETGROUPS,
-	STAGE_SETGID,
-	STAGE_SETUID,
-	STAGE_PRCTL,
-	STAGE_EXEC
-};
-
-static const char *const stage_names[] = {
-	"setsid", "setting up descriptors", "setgroups", "setgid", "setuid",
-	"prctl", "exec"
-};
-
+/*
+ * What a child reports when it cannot exec the application: the step
+ * that failed, as a string constant, which is at the same address in the
+ * parent since the child is its copy, and errno.
+ */
 struct exec_failure {
-	enum stage	 stage;
+	const char	*step;
 	int		 error;
 };
 
@@ -182,7 +163,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	int			 null;
 
 	/* Detached children must outlive our session and terminal. */
-	f.stage = STAGE_SETSID;
+	f.step = "setsid";
 	if (!sp->foreground && setsid() == -1)
 		goto fail;
 
@@ -191,8 +172,8 @@ child_exec(const struct spawn *sp, int report_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	f.stage = STAGE_FDS;
-	if (sp->listen_fd != 0 && dup2(sp->listen_fd, 0) == -1)
+	f.step = "setting up descriptors";
+	if (sp->listener.fd != 0 && dup2(sp->listener.fd, 0) == -1)
 		goto fail;
 	/* dup2 onto itself keeps FD_CLOEXEC: clear it in every case. */
 	if (fcntl(0, F_SETFD, 0) == -1)
@@ -209,21 +190,14 @@ child_exec(const struct spawn *sp, int report_fd)
 	}
 	closefrom(4);
 
-	f.stage = STAGE_SETGROUPS;
-	if (sp->ngroups >= 0 && setgroups(sp->ngroups, sp->groups) == -1)
-		goto fail;
-	f.stage = STAGE_SETGID;
-	if (sp->gid != (gid_t)-1 && setgid(sp->gid) == -1)
-		goto fail;
-	f.stage = STAGE_SETUID;
-	if (sp->uid != (uid_t)-1 && setuid(sp->uid) == -1)
+	if ((f.step = credentials_apply(&sp->creds)) != NULL)
 		goto fail;
 
 	/*
 	 * A supervisor's children end with it, even when it is SIGKILLed.
 	 * Set after setuid, which clears it.
 	 */
-	f.stage = STAGE_PRCTL;
+	f.step = "prctl";
 	if (sp->foreground) {
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 			goto fail;
@@ -231,7 +205,7 @@ child_exec(const struct spawn *sp, int report_fd)
 			_exit(0);
 	}
 
-	f.stage = STAGE_EXEC;
+	f.step = "exec";
 	execve(sp->path, sp->argv, environ);
 fail:
 	f.error = errno;
@@ -273,9 +247,9 @@ start_child(const struct spawn *sp, char *err, size_t errlen)
 	close(report[0]);
 	if (got == 0)
 		return pid;
-	if (got == (ssize_t)sizeof(f) && f.stage <= STAGE_EXEC)
-		snprintf(err, errlen, "%s: %s: %s", sp->argv[0],
-		    stage_names[f.stage], strerror(f.error));
+	if (got == (ssize_t)sizeof(f))
+		snprintf(err, errlen, "%s: %s: %s", sp->argv[0], f.step,
+		    strerror(f.error));
 	else
 		snprintf(err, errlen, "%s: no word from the new process: %s",
 		    sp->argv[0], got == -1 ? strerror(errno) : "short read");
@@ -495,25 +469,17 @@ open_listener(struct spawn *sp)
 	char	 err[600];
 	int	 flags;
 
-	if (sp->inherited) {
-		if ((sp->listen_fd = addr_inherited_listener()) == -1) {
-			warnx("spawn: no -s ADDRESS, and no listening socket "
-			    "on fd 0 or from systemd (LISTEN_FDS)");
+	if (addr_listener_open(&sp->listener, sp->inherited ? NULL : &sp->addr,
+	    sp->mode, sp->sock_uid, sp->sock_gid, err, sizeof(err)) == -1) {
+		if (sp->inherited) {
+			warnx("spawn: %s", err);
 			return EX_USAGE;
 		}
-	} else {
-		sp->listen_fd = addr_listen(&sp->addr, BACKLOG, sp->mode,
-		    sp->sock_uid, sp->sock_gid, err, sizeof(err));
-		if (sp->listen_fd == -1) {
-			warnx("%s", err);
-			return EX_CANTCREAT;
-		}
-		if (addr_is_unix(&sp->addr))
-			strlcpy(sp->unix_path, ((struct sockaddr_un *)
-			    &sp->addr.ss[0])->sun_path, sizeof(sp->unix_path));
+		warnx("%s", err);
+		return EX_CANTCREAT;
 	}
-	if ((flags = fcntl(sp->listen_fd, F_GETFL)) == -1 ||
-	    fcntl(sp->listen_fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+	if ((flags = fcntl(sp->listener.fd, F_GETFL)) == -1 ||
+	    fcntl(sp->listener.fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
 		warn("%s: fcntl", sp->inherited ? "inherited socket" :
 		    sp->addr.text);
 		return EX_OSERR;
@@ -535,7 +501,7 @@ spawn_run(struct spawn *sp)
 	int		 i, rc, keep = 0;
 
 	sp->self = getpid();
-	sp->listen_fd = -1;
+	sp->listener.fd = -1;
 	if (std_fds_open() == -1) {
 		warn("/dev/null");
 		return EX_OSERR;
@@ -600,95 +566,52 @@ spawn_run(struct spawn *sp)
 done:
 	if (!keep) {
 		stop_children(sp);
-		if (sp->unix_path[0] != '\0')
-			unlink(sp->unix_path);
+		if (sp->listener.unix_path[0] != '\0')
+			unlink(sp->listener.unix_path);
 		if (sp->pfh != NULL)
 			pidfile_remove(sp->pfh);
 	} else if (sp->pfh != NULL)
 		pidfile_close(sp->pfh);
-	if (sp->listen_fd != -1)
-		close(sp->listen_fd);
+	if (sp->listener.fd != -1)
+		close(sp->listener.fd);
 	free(sp->kids);
 	sp->kids = NULL;
 	return rc;
 }
 
 /*
- * The credentials the children get for -u USER and -g GROUP (either may
- * be NULL): USER's uid, GROUP or else USER's group, and USER's
- * supplementary groups.  Returns 0, or an exit status after saying why.
- */
-static int
-children_credentials(struct spawn *sp, const char *user, const char *group)
-{
-	struct passwd	*pw = NULL;
-	gid_t		*g;
-	int		 n = 16, want;
-
-	if (group != NULL && group_lookup(group, &sp->gid) == -1)
-		return EX_USAGE;
-	if (user == NULL) {
-		if (group == NULL)
-			return 0;
-		if ((sp->groups = calloc(1, sizeof(gid_t))) == NULL)
-			goto oserr;
-		sp->groups[0] = sp->gid;
-		sp->ngroups = 1;
-		return 0;
-	}
-	if (user_lookup(user, &pw) == -1)
-		return EX_USAGE;
-	sp->uid = pw->pw_uid;
-	if (group == NULL)
-		sp->gid = pw->pw_gid;
-	for (;;) {
-		if ((g = reallocarray(sp->groups, n, sizeof(*g))) == NULL)
-			goto oserr;
-		sp->groups = g;
-		want = n;
-		if (getgrouplist(pw->pw_name, sp->gid, g, &want) != -1) {
-			sp->ngroups = want;
-			return 0;
-		}
-		if (want <= n || n > 65536)
-			break;
-		n = want;
-	}
-	warnx("%s: cannot list the user's groups", user);
-	return EX_OSERR;
-oserr:
-	warn("spawn");
-	return EX_OSERR;
-}
-
-/*
  * -a: the peers the application accepts, checked here because a typo
  * there fails only at the first request, and far from this command line.
+ * The application gets the list with commas alone: libfcgi and php-cgi
+ * split it at commas and read no blanks, so that of "a, b" they would drop
+ * b.  A list of no address is refused, as they disagree on what it means
+ * (libfcgi: any peer; php-cgi: none).  Returns 0, or an exit status after
+ * saying why.
  */
 static int
-check_web_server_addrs(const char *list)
+set_web_server_addrs(const char *list)
 {
-	unsigned char	 buf[sizeof(struct in6_addr)];
-	char		 one[INET6_ADDRSTRLEN + 1];
-	const char	*p, *end;
-	size_t		 len;
+	struct sockaddr_storage	*allowed;
+	size_t			 nallowed;
+	char			 err[600], *canonical = NULL;
+	int			 rc = 0;
 
-	for (p = list;; p = end + 1) {
-		end = strchrnul(p, ',');
-		len = (size_t)(end - p);
-		if (len == 0 || len >= sizeof(one))
-			goto bad;
-		memcpy(one, p, len);
-		one[len] = '\0';
-		if (inet_pton(AF_INET, one, buf) != 1 &&
-		    inet_pton(AF_INET6, one, buf) != 1)
-			goto bad;
-		if (*end == '\0')
-			return 0;
+	if (addr_allowlist_parse(list, &allowed, &nallowed, err,
+	    sizeof(err)) == -1) {
+		warnx("-a %s: %s", list, err);
+		return EX_USAGE;
 	}
-bad:
-	warnx("-a %s: expected IP addresses separated by commas", list);
-	return -1;
+	if (nallowed == 0) {
+		warnx("-a: no IP address in \"%s\"", list);
+		rc = EX_USAGE;
+	} else if ((canonical = addr_allowlist_format(allowed, nallowed)) ==
+	    NULL || setenv("FCGI_WEB_SERVER_ADDRS", canonical, 1) == -1) {
+		warn("-a");
+		rc = EX_OSERR;
+	}
+	free(canonical);
+	free(allowed);
+	return rc;
 }
 
 static void
@@ -709,7 +632,7 @@ cmd_spawn(int argc, char **argv)
 	};
 	struct spawn	 sp;
 	struct passwd	*pw;
-	const char	*errstr, *address = NULL, *webaddrs = NULL;
+	const char	*errstr, *address = NULL;
 	const char	*user = NULL, *group = NULL;
 	char		 err[600];
 	int		 ch, rc;
@@ -717,16 +640,14 @@ cmd_spawn(int argc, char **argv)
 	memset(&sp, 0, sizeof(sp));
 	sp.n = 1;
 	sp.check_early = 1;
-	sp.sock_uid = sp.uid = (uid_t)-1;
-	sp.sock_gid = sp.gid = (gid_t)-1;
-	sp.ngroups = -1;
+	sp.sock_uid = (uid_t)-1;
+	sp.sock_gid = (gid_t)-1;
 	while ((ch = getopt_long(argc, argv, "+a:Fg:G:hm:n:P:s:u:U:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
-			if (check_web_server_addrs(optarg) == -1)
-				return EX_USAGE;
-			webaddrs = optarg;
+			if ((rc = set_web_server_addrs(optarg)) != 0)
+				return rc;
 			break;
 		case 'F':
 			sp.foreground = 1;
@@ -795,17 +716,10 @@ cmd_spawn(int argc, char **argv)
 		warn("%s: cannot execute", sp.argv[0]);
 		return EX_USAGE;
 	}
-	if ((rc = children_credentials(&sp, user, group)) != 0)
-		goto done;
-	if (webaddrs != NULL &&
-	    setenv("FCGI_WEB_SERVER_ADDRS", webaddrs, 1) == -1) {
-		warn("setenv");
-		rc = EX_OSERR;
-		goto done;
-	}
+	if ((rc = credentials_resolve(user, group, &sp.creds)) != 0)
+		return rc;
 	rc = spawn_run(&sp);
-done:
-	free(sp.groups);
+	credentials_free(&sp.creds);
 	return rc;
 }
 
@@ -989,9 +903,10 @@ cgi_fcgi_start(const struct cgi_fcgi *cf, const struct addr *a)
 	memset(&sp, 0, sizeof(sp));
 	sp.addr = *a;
 	sp.n = cf->n > 0 ? cf->n : 1;
-	sp.sock_uid = sp.uid = (uid_t)-1;
-	sp.sock_gid = sp.gid = (gid_t)-1;
-	sp.ngroups = -1;
+	sp.sock_uid = (uid_t)-1;
+	sp.sock_gid = (gid_t)-1;
+	/* cgi-fcgi has no -u or -g: the children keep our credentials. */
+	(void)credentials_resolve(NULL, NULL, &sp.creds);
 	/* cgi-fcgi executes APP as a path, relative or not, with no argument. */
 	argv[0] = (char *)cf->app;
 	argv[1] = NULL;

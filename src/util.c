@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,80 @@ group_lookup(const char *name, gid_t *gid)
 	}
 	*gid = gr->gr_gid;
 	return 0;
+}
+
+int
+credentials_resolve(const char *user, const char *group,
+    struct credentials *c)
+{
+	struct passwd	*pw;
+	gid_t		*grown;
+	int		 room = 16, want;
+
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	c->groups = NULL;
+	c->ngroups = -1;
+	if (group != NULL && group_lookup(group, &c->gid) == -1)
+		return EX_USAGE;
+	if (user == NULL) {
+		if (group == NULL)
+			return 0;
+		if ((c->groups = calloc(1, sizeof(*c->groups))) == NULL) {
+			warn("%s", group);
+			return EX_OSERR;
+		}
+		c->groups[0] = c->gid;
+		c->ngroups = 1;
+		return 0;
+	}
+	if (user_lookup(user, &pw) == -1)
+		return EX_USAGE;
+	c->uid = pw->pw_uid;
+	if (group == NULL)
+		c->gid = pw->pw_gid;
+	for (;;) {
+		grown = reallocarray(c->groups, room, sizeof(*c->groups));
+		if (grown == NULL) {
+			warn("%s", user);
+			goto fail;
+		}
+		c->groups = grown;
+		want = room;
+		if (getgrouplist(pw->pw_name, c->gid, c->groups, &want) != -1) {
+			c->ngroups = want;
+			return 0;
+		}
+		/* Too small: want is now the number of groups. */
+		if (want <= room || room > 65536) {
+			warnx("%s: cannot list the user's groups", user);
+			goto fail;
+		}
+		room = want;
+	}
+fail:
+	credentials_free(c);
+	return EX_OSERR;
+}
+
+const char *
+credentials_apply(const struct credentials *c)
+{
+	if (c->ngroups >= 0 && setgroups(c->ngroups, c->groups) == -1)
+		return "setgroups";
+	if (c->gid != (gid_t)-1 && setgid(c->gid) == -1)
+		return "setgid";
+	if (c->uid != (uid_t)-1 && setuid(c->uid) == -1)
+		return "setuid";
+	return NULL;
+}
+
+void
+credentials_free(struct credentials *c)
+{
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = -1;
 }
 
 int

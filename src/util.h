@@ -25,6 +25,45 @@ int		 user_lookup(const char *, struct passwd **);
 int		 group_lookup(const char *, gid_t *);
 
 /*
+ * Whom serve and spawn become for -u USER and -g GROUP: USER's uid,
+ * GROUP's gid or else USER's primary one, and USER's supplementary groups
+ * from the group database, as initgroups(3) sets them.  Those groups are
+ * what an operator expects: login, su, php-fpm for its pool user and
+ * spawn-fcgi all give them, and making www-data a member of a group (of
+ * git's repositories for cgit, say) is how a web server's CGIs are let
+ * in.  slowcgi's setgroups(1, &gid) fits its chroot, where there is
+ * nothing else to reach; CGIs here see the whole file system, as the
+ * user's other processes do.  Either option replaces the groups that we
+ * started with (root's) in full.
+ */
+struct credentials {
+	uid_t		 uid;		/* (uid_t)-1: keep ours */
+	gid_t		 gid;		/* (gid_t)-1: keep ours */
+	gid_t		*groups;	/* the supplementary groups */
+	int		 ngroups;	/* -1: keep ours */
+};
+
+/*
+ * Resolves user and group, either of which may be NULL, into c: with
+ * group alone, that group is the only one; with neither, c keeps ours.
+ * Everything is looked up here, the group list too, so that a child
+ * between fork and exec can apply c.  Returns 0, or an exit status
+ * (EX_USAGE for an unknown name) after saying why.
+ */
+int		 credentials_resolve(const char *user, const char *group,
+		    struct credentials *c);
+
+/*
+ * Becomes c: setgroups, setgid, then setuid, each when c sets it.  It
+ * makes system calls only, so that a child may call it between fork and
+ * exec.  Returns NULL, or the name of the call that failed, with errno
+ * set.
+ */
+const char	*credentials_apply(const struct credentials *);
+
+void		 credentials_free(struct credentials *);
+
+/*
  * Option values, each checked whole, with a message naming the option
  * when they are not right: 0, or -1 after saying so.
  * opt_number: a decimal number above 0 (or 0 too, with zero_ok), at most

@@ -97,6 +97,32 @@ ask() {
 	    grep -qx 'FCGI_WEB_SERVER_ADDRS=127.0.0.1,::1'
 }
 
+@test "spawn -a \"127.0.0.1, ::1\": the children get the list with commas alone and answer 127.0.0.1" {
+	local pid port
+	port=$(free_tcp_port)
+	SOCK="127.0.0.1:$port"
+	timeout "$T_CMD" "$FB" spawn -a "127.0.0.1, ::1" -P "$PIDFILE" \
+	    -s "$SOCK" -- "$ECHO_APP"
+	pid=$(head -1 "$PIDFILE")
+	tr '\0' '\n' <"/proc/$pid/environ" |
+	    grep -qx 'FCGI_WEB_SERVER_ADDRS=127.0.0.1,::1'
+	run ask "$SOCK"
+	[ "$status" -eq 0 ]
+	[[ $output == *"pid="* ]]
+}
+
+@test "spawn -a \"10.9.8.7, 127.0.0.1\": libfcgi accepts the address after the blank" {
+	local port
+	port=$(free_tcp_port)
+	SOCK="127.0.0.1:$port"
+	# libfcgi reads " 127.0.0.1" as no address: spawn must drop the blank.
+	timeout "$T_CMD" "$FB" spawn -a "10.9.8.7, 127.0.0.1" -s "$SOCK" -- \
+	    "$ECHO_APP"
+	run ask "$SOCK"
+	[ "$status" -eq 0 ]
+	[[ $output == *"pid="* ]]
+}
+
 @test "spawn -- NAME ARG...: NAME is looked up in PATH, the arguments reach it" {
 	mkdir -p "$FB_TMP/bin"
 	cat >"$FB_TMP/bin/echo-app" <<EOF
@@ -149,6 +175,23 @@ EOF
 	    "$(getent group nogroup | cut -d: -f3)" ]
 	[ "$(awk '/^Groups:/ { print $2 }' "/proc/$pid/status")" = \
 	    "$(getent group nogroup | cut -d: -f3)" ]
+	stop_pid "$pid"
+}
+
+@test "spawn -u USER: the children are in USER's supplementary groups too" {
+	local user pid
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	# A user that /etc/group lists as a member of some group.
+	user=$(getent group | awk -F: '$4 != "" { split($4, m, ","); print m[1] }' |
+	    while read -r u; do id "$u" >/dev/null 2>&1 && echo "$u"; done |
+	    head -1)
+	[ -n "$user" ] || skip "no user with supplementary groups here"
+	timeout "$T_CMD" "$FB" spawn -u "$user" -P "$PIDFILE" -s "$SOCK" -- \
+	    sleep 60
+	pid=$(cat "$PIDFILE")
+	[ "$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$pid/status" |
+	    tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')" = \
+	    "$(id -G "$user" | tr ' ' '\n' | sort -n | tr '\n' ' ')" ]
 	stop_pid "$pid"
 }
 
@@ -279,7 +322,15 @@ EOF
 	run --separate-stderr timeout "$T_CMD" "$FB" spawn -a 127.0.0.1,web \
 	    -s "$SOCK" -- "$ECHO_APP"
 	[ "$status" -eq 64 ]
-	[[ $stderr == *"-a 127.0.0.1,web: expected IP addresses"* ]]
+	[[ $stderr == *"-a 127.0.0.1,web: web is not an IP address"* ]]
+}
+
+@test "spawn -a with separators and no address: usage error 64" {
+	run --separate-stderr timeout "$T_CMD" "$FB" spawn -a ", " \
+	    -s "$SOCK" -- "$ECHO_APP"
+	[ "$status" -eq 64 ]
+	[[ $stderr == *"-a: no IP address in \", \""* ]]
+	[ ! -e "$SOCK" ]
 }
 
 @test "spawn -u with an unknown user: usage error 64" {

@@ -12,138 +12,15 @@
  * exactly the length passed, so that ASan catches a read past the end.
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fcgi.h"
-
-/* ---- TAP harness -------------------------------------------------- */
-
-#define MAX_DIAGS	12
-
-static int	case_failed;
-static int	case_diags;
-
-static void
-diag(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (case_diags++ == MAX_DIAGS) {
-		printf("#   (more diagnostics suppressed)\n");
-		return;
-	}
-	if (case_diags > MAX_DIAGS)
-		return;
-	printf("#   ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static int
-check_(int ok, int line, const char *expr)
-{
-	if (!ok) {
-		case_failed = 1;
-		diag("line %d: failed: %s", line, expr);
-	}
-	return ok;
-}
-
-static int
-check_eq_(long long a, long long b, int line, const char *ea, const char *eb)
-{
-	if (a != b) {
-		case_failed = 1;
-		diag("line %d: %s == %s: got %lld, want %lld", line, ea, eb,
-		    a, b);
-	}
-	return a == b;
-}
-
-static int
-check_mem_(const void *a, const void *b, size_t n, int line, const char *ea,
-    const char *eb)
-{
-	const uint8_t	*p = a, *q = b;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != q[i])
-			break;
-	if (i < n) {
-		case_failed = 1;
-		diag("line %d: %s and %s differ at byte %zu of %zu: "
-		    "0x%02x, want 0x%02x", line, ea, eb, i, n, p[i], q[i]);
-		return 0;
-	}
-	return 1;
-}
-
-#define CHECK(c)		check_((c) != 0, __LINE__, #c)
-#define CHECK_EQ(a, b)		check_eq_((long long)(a), (long long)(b), \
-				    __LINE__, #a, #b)
-#define CHECK_MEM(a, b, n)	check_mem_((a), (b), (n), __LINE__, #a, #b)
-#define FAIL(...)		do { case_failed = 1; diag(__VA_ARGS__); } \
-				while (0)
+#include "tap.h"
 
 /* ---- helpers ------------------------------------------------------ */
-
-/*
- * A heap copy of exactly n bytes (one zero byte is allocated for n 0).
- * Pass exact_ptr() to the decoder: for n 0 it points past the end of a
- * one-byte array, so that any read is caught by ASan.
- */
-static uint8_t *
-dup_exact(const void *p, size_t n)
-{
-	uint8_t	*q;
-
-	if ((q = malloc(n > 0 ? n : 1)) == NULL) {
-		perror("malloc");
-		exit(2);
-	}
-	if (n > 0)
-		memcpy(q, p, n);
-	else
-		q[0] = 0;
-	return q;
-}
-
-static const uint8_t	 nothing[1];
-
-static const uint8_t *
-exact_ptr(const uint8_t *copy, size_t n)
-{
-	return n > 0 ? copy : nothing + 1;
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	*p;
-
-	if ((p = malloc(n > 0 ? n : 1)) == NULL) {
-		perror("malloc");
-		exit(2);
-	}
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n > 0 ? n : 1)) == NULL) {
-		perror("realloc");
-		exit(2);
-	}
-	return p;
-}
 
 /* A deterministic PRNG (xorshift32), so that failures reproduce. */
 static uint32_t
@@ -323,10 +200,10 @@ pairs_decode(const uint8_t *s, size_t len, struct pairs *p)
 static const struct fcgi_nv *
 pair_find(const struct pairs *p, const char *name)
 {
-	size_t	 i, n = strlen(name);
+	size_t	 i;
 
 	for (i = 0; i < p->n; i++)
-		if (p->v[i].name_len == n && memcmp(p->v[i].name, name, n) == 0)
+		if (fcgi_nv_name_is(&p->v[i], name))
 			return &p->v[i];
 	return NULL;
 }
@@ -339,13 +216,11 @@ pair_is_(const struct pairs *p, const char *name, const char *value,
 	size_t			 n = strlen(value);
 
 	if (nv == NULL) {
-		case_failed = 1;
-		diag("line %d: no pair %s", line, name);
+		FAIL("line %d: no pair %s", line, name);
 		return 0;
 	}
 	if (nv->value_len != n || memcmp(nv->value, value, n) != 0) {
-		case_failed = 1;
-		diag("line %d: %s is \"%.*s\", want \"%s\"", line, name,
+		FAIL("line %d: %s is \"%.*s\", want \"%s\"", line, name,
 		    (int)(nv->value_len > 80 ? 80 : nv->value_len),
 		    (const char *)nv->value, value);
 		return 0;
@@ -1840,6 +1715,25 @@ t_nv_parse_empty(void)
 	CHECK_EQ(nv_parse_exact((const uint8_t *)"\x01\x00x", 3, 0, &nv), -1);
 }
 
+static void
+t_nv_name_is(void)
+{
+	static const uint8_t	 b[] = "SCRIPT_NAMEx\0";
+	struct fcgi_nv		 nv = { b, 11, NULL, 0 };
+
+	CHECK(fcgi_nv_name_is(&nv, "SCRIPT_NAME"));
+	CHECK(!fcgi_nv_name_is(&nv, "script_name"));
+	CHECK(!fcgi_nv_name_is(&nv, "SCRIPT_NAM"));
+	CHECK(!fcgi_nv_name_is(&nv, "SCRIPT_NAMEx"));
+	CHECK(!fcgi_nv_name_is(&nv, ""));
+	/* A NUL inside the name: never equal to a C string. */
+	nv.name_len = 13;
+	CHECK(!fcgi_nv_name_is(&nv, "SCRIPT_NAMEx"));
+	nv.name_len = 0;
+	CHECK(fcgi_nv_name_is(&nv, ""));
+	CHECK(!fcgi_nv_name_is(&nv, "S"));
+}
+
 /* Every strict prefix of an encoded pair is "need more". */
 static void
 check_every_cut(const uint8_t *pair, size_t n)
@@ -2492,10 +2386,8 @@ t_capture_nginx_get_params(void)
 		CHECK_PAIR(p, "SERVER_SOFTWARE", "nginx/1.22.1");
 		CHECK_PAIR(p, "HTTP_USER_AGENT", "curl/7.88.1");
 		/* Order as sent: QUERY_STRING first, HTTP_ACCEPT last. */
-		CHECK(p->v[0].name_len == 12 &&
-		    memcmp(p->v[0].name, "QUERY_STRING", 12) == 0);
-		CHECK(p->v[22].name_len == 11 &&
-		    memcmp(p->v[22].name, "HTTP_ACCEPT", 11) == 0);
+		CHECK(fcgi_nv_name_is(&p->v[0], "QUERY_STRING"));
+		CHECK(fcgi_nv_name_is(&p->v[22], "HTTP_ACCEPT"));
 	}
 	free(s);
 	free(p);
@@ -3127,10 +3019,7 @@ t_capture_record_cuts_big(void)
 
 /* ---- main --------------------------------------------------------- */
 
-static const struct {
-	void		(*fn)(void);
-	const char	*name;
-} cases[] = {
+static const struct tap_case cases[] = {
 	{ t_be32, "fcgi_put_be16/32 and fcgi_get_be16/32 golden bytes" },
 	{ t_be_roundtrip, "big-endian helpers round-trip every 16-bit value "
 	    "and random 32-bit ones" },
@@ -3215,6 +3104,8 @@ static const struct {
 	{ t_nv_parse_short, "fcgi_nv_parse decodes a short pair in place" },
 	{ t_nv_parse_long_lengths, "fcgi_nv_parse decodes 4-byte lengths" },
 	{ t_nv_parse_empty, "fcgi_nv_parse of empty names and values" },
+	{ t_nv_name_is, "fcgi_nv_name_is: exact, case-sensitive, NUL "
+	    "inside" },
 	{ t_nv_parse_every_cut, "fcgi_nv_parse: incomplete pairs are 0 at "
 	    "every cut point" },
 	{ t_nv_parse_max_len, "fcgi_nv_parse is -1 when a length passes "
@@ -3288,20 +3179,11 @@ static const struct {
 int
 main(void)
 {
-	size_t	 i, n = sizeof(cases) / sizeof(cases[0]);
-	int	 failed = 0;
+	size_t	 i;
+	int	 failed;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("1..%zu\n", n);
-	for (i = 0; i < n; i++) {
-		case_failed = 0;
-		case_diags = 0;
-		cases[i].fn();
-		printf("%s %zu - %s\n", case_failed ? "not ok" : "ok", i + 1,
-		    cases[i].name);
-		failed |= case_failed;
-	}
+	failed = tap_run(cases, sizeof(cases) / sizeof(cases[0]));
 	for (i = 0; i < NCAPTURES; i++)
 		free(capture_data[i]);
-	return failed ? 1 : 0;
+	return failed;
 }
