@@ -18,6 +18,11 @@ printf 'Content-Type: text/plain\r\n\r\nuid=%s\n' "$(id -u)"
 CGI
 	chmod 755 "$WWW/id.cgi"
 	# Burns about 0.1 s of CPU between a "+" and a "-" line in $SPIN_LOG.
+	cat >"$WWW/groups.cgi" <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\ngroups=%s\n' "$(id -G)"
+CGI
+	chmod 755 "$WWW/groups.cgi"
 	cat >"$WWW/spin.cgi" <<'CGI'
 #!/bin/sh
 echo + >>"$SPIN_LOG"
@@ -157,6 +162,23 @@ ask() {
 	[ "$output" = "uid=$(id -u nobody)" ]
 	[ "$(awk '/^Uid:/ { print $2 }' /proc/"$OWN_PID"/status)" = \
 	    "$(id -u nobody)" ]
+}
+
+@test "-u USER: serve, and so its CGIs, are in USER's supplementary groups too" {
+	local user
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	# A user that /etc/group lists as a member of some group.
+	user=$(getent group | awk -F: '$4 != "" { split($4, m, ","); print m[1] }' |
+	    while read -r u; do id "$u" >/dev/null 2>&1 && echo "$u"; done |
+	    head -1)
+	[ -n "$user" ] || skip "no user with supplementary groups here"
+	own_serve "$FB_TMP/groups.log" -u "$user" -s "$WWW/g.sock" -r "$WWW"
+	[ "$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$OWN_PID/status" |
+	    tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')" = \
+	    "$(id -G "$user" | tr ' ' '\n' | sort -n | tr '\n' ' ')" ]
+	run timeout 20 "$FB" request -r "$WWW" "$WWW/g.sock" /groups.cgi
+	[ "$status" -eq 0 ]
+	[ "$output" = "groups=$(id -G "$user")" ]
 }
 
 @test "-u root without --allow-root is refused, exit 64" {
