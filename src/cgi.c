@@ -366,60 +366,204 @@ header_to_env(struct cgi_env *env, const char *header, char *err,
 	return rc;
 }
 
+/* What a URL names beside its path. */
+struct url_origin {
+	const char	*scheme;	/* "http" or "https" */
+	char		 host[512];
+	char		 port[16];
+};
+
+/*
+ * Takes the scheme, host and port off an http:// or https:// URL; a path
+ * alone is http://localhost:80.  Returns where the path starts, or NULL
+ * with a message in err.
+ */
+static const char *
+url_origin_parse(const char *url, struct url_origin *o, char *err,
+    size_t errlen)
+{
+	const char	*p = url, *q, *end, *rb;
+	size_t		 i, n;
+
+	o->scheme = "http";
+	strlcpy(o->host, "localhost", sizeof(o->host));
+	strlcpy(o->port, "80", sizeof(o->port));
+	if (strncasecmp(p, "http://", 7) != 0 &&
+	    strncasecmp(p, "https://", 8) != 0) {
+		if (*p == '/')
+			return p;
+		snprintf(err, errlen, "%s: a URL is a path starting with '/' "
+		    "or http://HOST[:PORT]/PATH", url);
+		return NULL;
+	}
+	if (tolower((unsigned char)p[4]) == 's') {
+		o->scheme = "https";
+		strlcpy(o->port, "443", sizeof(o->port));
+	}
+	p = strstr(p, "//") + 2;
+	end = p + strcspn(p, "/?#");
+	q = memchr(p, '@', end - p);
+	q = q == NULL ? p : q + 1;
+	if (*q == '[') {
+		rb = memchr(q, ']', end - q);
+		i = rb == NULL ? 0 : (size_t)(rb - q) + 1;
+	} else
+		i = strcspn(q, ":/?#");
+	if (i == 0 || i >= sizeof(o->host)) {
+		snprintf(err, errlen, "%s: bad host in URL", url);
+		return NULL;
+	}
+	memcpy(o->host, q, i);
+	o->host[i] = '\0';
+	if (q[i] == ':') {
+		n = end - (q + i + 1);
+		if (n == 0 || n >= sizeof(o->port) ||
+		    strspn(q + i + 1, "0123456789") != n) {
+			snprintf(err, errlen, "%s: bad port in URL", url);
+			return NULL;
+		}
+		memcpy(o->port, q + i + 1, n);
+		o->port[n] = '\0';
+	}
+	return end;
+}
+
+/*
+ * The document root as a web server names it: canonical when it exists,
+ * else made absolute; the current directory when none is given; with no
+ * trailing '/'.  Returns 0, or -1 with a message in err.
+ */
+static int
+docroot_resolve(const char *given, char *docroot, size_t len, char *err,
+    size_t errlen)
+{
+	char	 cwd[PATH_MAX];
+	size_t	 i;
+
+	if (given == NULL) {
+		if (getcwd(docroot, len) == NULL) {
+			snprintf(err, errlen, "getcwd: %s", strerror(errno));
+			return -1;
+		}
+	} else if (realpath(given, docroot) != NULL) {
+		/* An existing root is named as the web server would. */
+	} else if (given[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    snprintf(docroot, len, "%s/%s", cwd, given) >= (int)len) {
+			snprintf(err, errlen, "%s: bad document root", given);
+			return -1;
+		}
+	} else if (strlcpy(docroot, given, len) >= len) {
+		snprintf(err, errlen, "%s: document root too long", given);
+		return -1;
+	}
+	for (i = strlen(docroot); i > 1 && docroot[i - 1] == '/'; i--)
+		docroot[i - 1] = '\0';
+	return 0;
+}
+
+/*
+ * SCRIPT_NAME and PATH_INFO of the normalised path, split as --script-name
+ * says or as script_name_split finds.  0, or -1 when out of memory.
+ */
+static int
+cgi_env_set_script(struct cgi_env *env, const struct cgi_url_request *req,
+    const char *path, const char *docroot)
+{
+	size_t	 slen;
+
+	if (req->script_name != NULL) {
+		slen = strlen(req->script_name);
+		return cgi_env_setstr(env, "SCRIPT_NAME",
+		    req->script_name) == -1 || cgi_env_setstr(env, "PATH_INFO",
+		    strncmp(path, req->script_name, slen) == 0 &&
+		    path[slen] == '/' ? path + slen : "") == -1 ? -1 : 0;
+	}
+	slen = script_name_split(path, docroot, req->docroot_given);
+	return cgi_env_set(env, "SCRIPT_NAME", path, slen) == -1 ||
+	    cgi_env_setstr(env, "PATH_INFO", path + slen) == -1 ? -1 : 0;
+}
+
+/*
+ * The request's own variables, from REQUEST_METHOD to SCRIPT_FILENAME.
+ * p is the URL from its path on, plen the path's length there.  0, or -1
+ * when out of memory.
+ */
+static int
+cgi_env_set_request(struct cgi_env *env, const char *method, const char *p,
+    size_t plen, const char *path, const char *docroot)
+{
+	char	*file;
+	int	 rc;
+
+	if ((file = str_join(docroot, cgi_env_get(env, "SCRIPT_NAME"),
+	    "")) == NULL)
+		return -1;
+	rc = cgi_env_setstr(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
+	    cgi_env_setstr(env, "SERVER_SOFTWARE", "fcgi-bridge/"
+	    FCGI_BRIDGE_VERSION) == -1 ||
+	    cgi_env_setstr(env, "REQUEST_METHOD", method) == -1 ||
+	    cgi_env_set(env, "REQUEST_URI", p, strcspn(p, "#")) == -1 ||
+	    cgi_env_set(env, "QUERY_STRING", p + plen + (p[plen] == '?'),
+	    p[plen] == '?' ? strcspn(p + plen + 1, "#") : 0) == -1 ||
+	    cgi_env_setstr(env, "DOCUMENT_ROOT", docroot) == -1 ||
+	    cgi_env_setstr(env, "DOCUMENT_URI", path) == -1 ||
+	    cgi_env_setstr(env, "SCRIPT_FILENAME", file) == -1 ? -1 : 0;
+	free(file);
+	return rc;
+}
+
+/*
+ * The variables of the server, the connection and the body, and HTTP_HOST
+ * as the URL names it.  0, or -1 when out of memory.
+ */
+static int
+cgi_env_set_server(struct cgi_env *env, const struct cgi_url_request *req,
+    const struct url_origin *o)
+{
+	char	 num[32], *hostport;
+	int	 rc;
+
+	if (cgi_env_setstr(env, "SERVER_NAME", o->host) == -1 ||
+	    cgi_env_setstr(env, "SERVER_PORT", o->port) == -1 ||
+	    cgi_env_setstr(env, "SERVER_ADDR", "127.0.0.1") == -1 ||
+	    cgi_env_setstr(env, "SERVER_PROTOCOL", "HTTP/1.1") == -1 ||
+	    cgi_env_setstr(env, "REQUEST_SCHEME", o->scheme) == -1 ||
+	    cgi_env_setstr(env, "REMOTE_ADDR", "127.0.0.1") == -1 ||
+	    cgi_env_setstr(env, "REMOTE_PORT", "0") == -1 ||
+	    cgi_env_setstr(env, "REDIRECT_STATUS", "200") == -1)
+		return -1;
+	if (strcmp(o->scheme, "https") == 0 &&
+	    cgi_env_setstr(env, "HTTPS", "on") == -1)
+		return -1;
+	if (req->content_length >= 0 && (cgi_env_setstr(env, "CONTENT_LENGTH",
+	    decimal(req->content_length, num)) == -1 ||
+	    cgi_env_setstr(env, "CONTENT_TYPE",
+	    "application/x-www-form-urlencoded") == -1))
+		return -1;
+	if ((strcmp(o->port, "80") == 0 && strcmp(o->scheme, "http") == 0) ||
+	    (strcmp(o->port, "443") == 0 && strcmp(o->scheme, "https") == 0))
+		return cgi_env_setstr(env, "HTTP_HOST", o->host);
+	if ((hostport = str_join(o->host, ":", o->port)) == NULL)
+		return -1;
+	rc = cgi_env_setstr(env, "HTTP_HOST", hostport);
+	free(hostport);
+	return rc;
+}
+
 int
 cgi_env_from_url(struct cgi_env *env, const struct cgi_url_request *req,
     char *err, size_t errlen)
 {
-	char		 cwd[PATH_MAX], docroot[PATH_MAX], host[512];
-	char		 port[16], num[32], *path = NULL, *file = NULL;
-	const char	*url = req->url ? req->url : "/", *p, *q, *end;
-	const char	*scheme = "http", *method = req->method;
-	size_t		 plen, slen, i;
-	int		 rc = -1;
+	struct url_origin	 o;
+	char			 docroot[PATH_MAX], *path;
+	const char		*url = req->url ? req->url : "/", *p;
+	const char		*method = req->method;
+	size_t			 plen, i;
+	int			 rc = -1;
 
-	strlcpy(host, "localhost", sizeof(host));
-	strlcpy(port, "80", sizeof(port));
-	p = url;
-	if (strncasecmp(p, "http://", 7) == 0 ||
-	    strncasecmp(p, "https://", 8) == 0) {
-		if (tolower((unsigned char)p[4]) == 's') {
-			scheme = "https";
-			strlcpy(port, "443", sizeof(port));
-		}
-		p = strstr(p, "//") + 2;
-		end = p + strcspn(p, "/?#");
-		q = memchr(p, '@', end - p);
-		q = q == NULL ? p : q + 1;
-		if (*q == '[') {
-			const char *rb = memchr(q, ']', end - q);
-
-			i = rb == NULL ? 0 : (size_t)(rb - q) + 1;
-		} else
-			i = strcspn(q, ":/?#");
-		if (i == 0 || i >= sizeof(host)) {
-			snprintf(err, errlen, "%s: bad host in URL", url);
-			return -1;
-		}
-		memcpy(host, q, i);
-		host[i] = '\0';
-		if (q[i] == ':') {
-			size_t	 n = end - (q + i + 1);
-
-			if (n == 0 || n >= sizeof(port) ||
-			    strspn(q + i + 1, "0123456789") != n) {
-				snprintf(err, errlen, "%s: bad port in URL", url);
-				return -1;
-			}
-			memcpy(port, q + i + 1, n);
-			port[n] = '\0';
-		}
-		p = end;
-	} else if (*p != '/') {
-		snprintf(err, errlen, "%s: a URL is a path starting with '/' "
-		    "or http://HOST[:PORT]/PATH", url);
+	if ((p = url_origin_parse(url, &o, err, errlen)) == NULL)
 		return -1;
-	}
-
 	plen = strcspn(p, "?#");
 	if ((path = malloc(plen + 3)) == NULL) {
 		snprintf(err, errlen, "%s", strerror(errno));
@@ -429,102 +573,22 @@ cgi_env_from_url(struct cgi_env *env, const struct cgi_url_request *req,
 		snprintf(err, errlen, "%s: bad %%-escape in path", url);
 		goto done;
 	}
-
-	if (req->docroot == NULL) {
-		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			snprintf(err, errlen, "getcwd: %s", strerror(errno));
-			goto done;
-		}
-		strlcpy(docroot, cwd, sizeof(docroot));
-	} else if (realpath(req->docroot, docroot) != NULL) {
-		/* An existing root is named as the web server would. */
-	} else if (req->docroot[0] != '/') {
-		if (getcwd(cwd, sizeof(cwd)) == NULL ||
-		    snprintf(docroot, sizeof(docroot), "%s/%s", cwd,
-		    req->docroot) >= (int)sizeof(docroot)) {
-			snprintf(err, errlen, "%s: bad document root",
-			    req->docroot);
-			goto done;
-		}
-	} else if (strlcpy(docroot, req->docroot, sizeof(docroot)) >=
-	    sizeof(docroot)) {
-		snprintf(err, errlen, "%s: document root too long",
-		    req->docroot);
+	if (docroot_resolve(req->docroot, docroot, sizeof(docroot), err,
+	    errlen) == -1)
 		goto done;
-	}
-	for (i = strlen(docroot); i > 1 && docroot[i - 1] == '/'; i--)
-		docroot[i - 1] = '\0';
-
 	if (method == NULL)
 		method = req->content_length >= 0 ? "POST" : "GET";
-
-	if (req->script_name != NULL) {
-		slen = strlen(req->script_name);
-		if (cgi_env_setstr(env, "SCRIPT_NAME", req->script_name) == -1 ||
-		    cgi_env_setstr(env, "PATH_INFO",
-		    strncmp(path, req->script_name, slen) == 0 &&
-		    path[slen] == '/' ? path + slen : "") == -1)
-			goto nomem;
-	} else {
-		slen = script_name_split(path, docroot, req->docroot_given);
-		if (cgi_env_set(env, "SCRIPT_NAME", path, slen) == -1 ||
-		    cgi_env_setstr(env, "PATH_INFO", path + slen) == -1)
-			goto nomem;
+	if (cgi_env_set_script(env, req, path, docroot) == -1 ||
+	    cgi_env_set_request(env, method, p, plen, path, docroot) == -1 ||
+	    cgi_env_set_server(env, req, &o) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto done;
 	}
-	if ((file = str_join(docroot, cgi_env_get(env, "SCRIPT_NAME"), "")) ==
-	    NULL)
-		goto nomem;
-	if (cgi_env_setstr(env, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
-	    cgi_env_setstr(env, "SERVER_SOFTWARE", "fcgi-bridge/"
-	    FCGI_BRIDGE_VERSION) == -1 ||
-	    cgi_env_setstr(env, "REQUEST_METHOD", method) == -1 ||
-	    cgi_env_set(env, "REQUEST_URI", p, strcspn(p, "#")) == -1 ||
-	    cgi_env_set(env, "QUERY_STRING", p + plen + (p[plen] == '?'),
-	    p[plen] == '?' ? strcspn(p + plen + 1, "#") : 0) == -1 ||
-	    cgi_env_setstr(env, "DOCUMENT_ROOT", docroot) == -1 ||
-	    cgi_env_setstr(env, "DOCUMENT_URI", path) == -1 ||
-	    cgi_env_setstr(env, "SCRIPT_FILENAME", file) == -1 ||
-	    cgi_env_setstr(env, "SERVER_NAME", host) == -1 ||
-	    cgi_env_setstr(env, "SERVER_PORT", port) == -1 ||
-	    cgi_env_setstr(env, "SERVER_ADDR", "127.0.0.1") == -1 ||
-	    cgi_env_setstr(env, "SERVER_PROTOCOL", "HTTP/1.1") == -1 ||
-	    cgi_env_setstr(env, "REQUEST_SCHEME", scheme) == -1 ||
-	    cgi_env_setstr(env, "REMOTE_ADDR", "127.0.0.1") == -1 ||
-	    cgi_env_setstr(env, "REMOTE_PORT", "0") == -1 ||
-	    cgi_env_setstr(env, "REDIRECT_STATUS", "200") == -1)
-		goto nomem;
-	if (strcmp(scheme, "https") == 0 &&
-	    cgi_env_setstr(env, "HTTPS", "on") == -1)
-		goto nomem;
-	if (req->content_length >= 0) {
-		if (cgi_env_setstr(env, "CONTENT_LENGTH",
-		    decimal(req->content_length, num)) == -1 ||
-		    cgi_env_setstr(env, "CONTENT_TYPE",
-		    "application/x-www-form-urlencoded") == -1)
-			goto nomem;
-	}
-	if ((strcmp(port, "80") == 0 && strcmp(scheme, "http") == 0) ||
-	    (strcmp(port, "443") == 0 && strcmp(scheme, "https") == 0))
-		rc = cgi_env_setstr(env, "HTTP_HOST", host);
-	else {
-		char	*hostport = str_join(host, ":", port);
-
-		rc = hostport ? cgi_env_setstr(env, "HTTP_HOST", hostport) : -1;
-		free(hostport);
-	}
-	if (rc == -1)
-		goto nomem;
-	rc = -1;
 	for (i = 0; i < req->nheaders; i++)
 		if (header_to_env(env, req->headers[i], err, errlen) == -1)
 			goto done;
 	rc = 0;
-	goto done;
-nomem:
-	rc = -1;
-	snprintf(err, errlen, "%s", strerror(errno));
 done:
-	free(file);
 	free(path);
 	return rc;
 }
