@@ -28,6 +28,7 @@ struct ev_watch {
 	uint32_t	 serial;
 	uint32_t	 kernel;	/* the events the kernel has */
 	short		 events;	/* the events asked for */
+	int		 once;		/* see ev_set_once */
 };
 
 #define EV_BATCH	256
@@ -64,8 +65,10 @@ ev_free(struct ev *ev)
 }
 
 static uint32_t
-ev_kernel_events(short events)
+ev_kernel_events(short events, int once)
 {
+	if (once)
+		return (uint32_t)events | EPOLLONESHOT;
 	return events ? (uint32_t)events : EPOLLONESHOT;
 }
 
@@ -99,8 +102,9 @@ ev_kernel_set(struct ev *ev, int fd, int op, uint32_t events)
 	return 0;
 }
 
-int
-ev_set(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
+static int
+ev_watch_set(struct ev *ev, int fd, short events, int once, ev_fn *fn,
+    void *arg)
 {
 	struct ev_watch	*w;
 
@@ -113,14 +117,27 @@ ev_set(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
 	w = &ev->watch[fd];
 	if (w->fn == NULL) {
 		w->serial++;
+		w->once = once;
 		if (ev_kernel_set(ev, fd, EPOLL_CTL_ADD,
-		    ev_kernel_events(events)) == -1)
+		    ev_kernel_events(events, once)) == -1)
 			return -1;
 	}
 	w->fn = fn;
 	w->arg = arg;
 	ev_events(ev, fd, events);
 	return 0;
+}
+
+int
+ev_set(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
+{
+	return ev_watch_set(ev, fd, events, 0, fn, arg);
+}
+
+int
+ev_set_once(struct ev *ev, int fd, short events, ev_fn *fn, void *arg)
+{
+	return ev_watch_set(ev, fd, events, 1, fn, arg);
 }
 
 void
@@ -137,9 +154,9 @@ ev_events(struct ev *ev, int fd, short events)
 	 * on a descriptor that is not registered, which the check above
 	 * rules out.
 	 */
-	if (w->kernel != ev_kernel_events(events))
+	if (w->kernel != ev_kernel_events(events, w->once))
 		(void)ev_kernel_set(ev, fd, EPOLL_CTL_MOD,
-		    ev_kernel_events(events));
+		    ev_kernel_events(events, w->once));
 }
 
 /* Empties fd's watch, if it has one; 1 when it had. */
@@ -155,6 +172,7 @@ ev_forget(struct ev *ev, int fd)
 	w->arg = NULL;
 	w->events = 0;
 	w->kernel = 0;
+	w->once = 0;
 	return 1;
 }
 
@@ -191,6 +209,11 @@ ev_run_once(struct ev *ev, int timeout_ms)
 		    ((uint32_t)w->events | POLLHUP | POLLERR));
 		if (w->events == 0 || revents == 0)
 			continue;
+		if (w->once) {
+			/* The kernel has disarmed it. */
+			w->kernel = EPOLLONESHOT;
+			w->events = 0;
+		}
 		w->fn(w->arg, fd, revents);
 	}
 	return 0;

@@ -22,6 +22,12 @@ void		 ev_free(struct ev *);
  * Returns 0, or -1 with errno set (out of memory, or fd not pollable).
  */
 int		 ev_set(struct ev *, int fd, short events, ev_fn *, void *arg);
+/*
+ * As ev_set, for one event only: once fn has been called, fd is watched
+ * for nothing (as with events 0), at no cost of a system call.
+ */
+int		 ev_set_once(struct ev *, int fd, short events, ev_fn *,
+		    void *arg);
 /* Changes only the events of a registered fd. */
 void		 ev_events(struct ev *, int fd, short events);
 /* Forgets fd; call before closing it.  Safe inside a callback. */

@@ -109,9 +109,10 @@ child_on_exit(void *arg, int fd, int revents)
 	(void)revents;
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT) ==
-	    -1 || si.si_pid == 0)
+	    -1 || si.si_pid == 0) {
+		ev_events(srv->ev, fd, POLLIN);	/* not yet after all */
 		return;
-	ev_del(srv->ev, fd);
+	}
 	ch->exited = 1;
 	if (si.si_code == CLD_EXITED)
 		ch->status = W_EXITCODE(si.si_status, 0);
@@ -233,7 +234,8 @@ child_start(struct req *r)
 		goto fail;
 	}
 	if ((ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1 ||
-	    ev_set(srv->ev, ch->pidfd, POLLIN, child_on_exit, ch) == -1) {
+	    ev_set_once(srv->ev, ch->pidfd, POLLIN, child_on_exit, ch) ==
+	    -1) {
 		rc = errno;
 		if (ch->pidfd != -1)
 			close(ch->pidfd);

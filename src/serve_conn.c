@@ -135,8 +135,11 @@ conn_free(struct conn *c)
 			break;
 		}
 	srv->nconns--;
-	if (c->resume)
-		srv->nresume--;
+	if (c->resume || c->flush_due) {
+		for (pp = &srv->due; *pp != c; pp = &(*pp)->due_next)
+			;
+		*pp = c->due_next;
+	}
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
@@ -385,15 +388,57 @@ conn_update(struct conn *c)
 	}
 	blocked = conn_stdin_blocked(c);
 	/* Records already read wait for no event of the socket's. */
-	if (c->stalled && !blocked && !c->resume) {
-		c->resume = 1;
-		c->srv->nresume++;
-	}
+	if (c->stalled && !blocked)
+		conn_due(c, &c->resume);
+	/* Sent at the loop's next turn, all the records queued by then in
+	 * one call; POLLOUT is waited for only when the socket is full. */
+	if (c->wlen > 0 && !c->want_write)
+		conn_due(c, &c->flush_due);
 	if (!blocked)
 		events |= POLLIN;
-	if (c->wlen > 0)
+	if (c->want_write)
 		events |= POLLOUT;
 	ev_events(c->srv->ev, c->fd, events);
+}
+
+/* Sets one of c's flags of work for server_run_deferred. */
+void
+conn_due(struct conn *c, int *flag)
+{
+	if (*flag)
+		return;
+	if (!c->resume && !c->flush_due) {
+		c->due_next = c->srv->due;
+		c->srv->due = c;
+	}
+	*flag = 1;
+}
+
+/*
+ * Sends as much of the send buffer as the socket takes now.  Returns 0,
+ * or -1 when the connection was closed (c is then gone).
+ */
+int
+conn_send(struct conn *c)
+{
+	struct req	*r, *next;
+	ssize_t		 n;
+
+	n = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		conn_close(c, c->reqs ? "the web server hung up" : NULL);
+		return -1;
+	}
+	c->want_write = n == -1 || (size_t)n < c->wlen;
+	if (n > 0) {
+		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+		c->wlen -= (size_t)n;
+		for (r = c->reqs; r != NULL; r = next) {
+			next = r->next;
+			req_update(r);
+		}
+	}
+	return 0;
 }
 
 static void
@@ -401,7 +446,6 @@ conn_on_io(void *arg, int fd, int revents)
 {
 	struct conn		*c = arg;
 	ssize_t			 n;
-	struct req		*r, *next;
 
 	c->last_active = now_ms();
 	if (c->draining) {
@@ -412,22 +456,8 @@ conn_on_io(void *arg, int fd, int revents)
 			conn_close(c, NULL);
 		return;
 	}
-	if (revents & POLLOUT) {
-		n = send(fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			conn_close(c, c->reqs ? "the web server hung up" :
-			    NULL);
-			return;
-		}
-		if (n > 0) {
-			memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
-			c->wlen -= (size_t)n;
-			for (r = c->reqs; r != NULL; r = next) {
-				next = r->next;
-				req_update(r);
-			}
-		}
-	}
+	if ((revents & POLLOUT) && conn_send(c) == -1)
+		return;
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		if (conn_stdin_blocked(c) && !(revents & (POLLHUP | POLLERR))) {
 			conn_update(c);

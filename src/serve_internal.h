@@ -185,6 +185,10 @@ struct conn {
 	int		 broken;	/* out of memory: closed at the tick */
 	int		 stalled;	/* whole records wait in rbuf */
 	int		 resume;	/* ...and may go on: server_run_deferred */
+	int		 flush_due;	/* wbuf to send: server_run_deferred */
+	int		 want_write;	/* the socket was full: wait for POLLOUT */
+	struct conn	*due_next;	/* in srv->due: there iff resume or
+					   flush_due */
 	long long	 drain_until;
 };
 
@@ -205,7 +209,7 @@ struct server {
 	struct child	*children;
 	size_t		 nbusy;		/* CGIs that count against -c */
 	size_t		 nlong;		/* busy ones older than LONG_CGI_MS */
-	size_t		 nresume;	/* connections with resume set */
+	struct conn	*due;		/* connections with resume or flush */
 	int		 dispatch_due;	/* see server_dispatch_soon */
 
 	int		 stopping;
@@ -225,11 +229,13 @@ void	 server_turn(struct server *, int wait_ms);
 void	 server_run(struct server *);
 
 /* serve_conn.c */
+void		 conn_due(struct conn *, int *flag);
 struct conn	*conn_new(struct server *, int fd,
 		    const struct sockaddr_storage *peer);
 void		 conn_close(struct conn *, const char *why);
 void		 conn_update(struct conn *);
 int		 conn_process(struct conn *);
+int		 conn_send(struct conn *);
 int		 conn_has_room(struct conn *);
 int		 conn_reserve(struct conn *, size_t);
 int		 conn_queue(struct conn *, uint8_t type, uint16_t id,

@@ -136,27 +136,33 @@ server_tick(struct server *srv)
 /*
  * Work that must not run inside the callbacks that make it due, where the
  * connection or request being handled could be freed under them: starting
- * queued requests once slots are free, and acting on the records that a
- * connection read while one of its requests held it back.
+ * queued requests once slots are free, acting on the records that a
+ * connection read while one of its requests held it back, and sending
+ * what was queued to send.
  */
 static void
 server_run_deferred(struct server *srv)
 {
-	struct conn	*c, *next;
+	struct conn	*c;
+	int		 resume;
 
-	while (srv->dispatch_due || srv->nresume > 0) {
+	while (srv->dispatch_due || srv->due != NULL) {
 		if (srv->dispatch_due) {
 			srv->dispatch_due = 0;
 			req_dispatch_queue(srv);
 		}
-		for (c = srv->conns; c != NULL && srv->nresume > 0; c = next) {
-			next = c->next;
-			if (!c->resume)
+		while ((c = srv->due) != NULL) {
+			/* Off the list, and so its flags are cleared. */
+			srv->due = c->due_next;
+			resume = c->resume;
+			c->resume = c->flush_due = 0;
+			if (resume && conn_process(c) == -1)
 				continue;
-			c->resume = 0;
-			srv->nresume--;
-			if (conn_process(c) == 0)
-				conn_update(c);
+			if (c->resume || c->flush_due)
+				continue;	/* due again: its turn comes */
+			if (c->wlen > 0 && !c->want_write && conn_send(c) == -1)
+				continue;
+			conn_update(c);
 		}
 	}
 }
