@@ -473,6 +473,7 @@ serve_open(struct server *srv)
 		rc = EX_USAGE;
 		goto done;
 	}
+	child_signals_init();
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

@@ -135,41 +135,59 @@ child_on_exit(void *arg, int fd, int revents)
 static const int child_default_signals[] = {
 	SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP
 };
+#define NSIGNALS_DEFAULT	(sizeof(child_default_signals) / \
+				    sizeof(child_default_signals[0]))
+
+/* Those of them whose action in serve is not the default (SIGPIPE, and
+ * any that serve was started with ignored): the child resets these only. */
+static int	 child_reset_signals[NSIGNALS_DEFAULT];
+static size_t	 child_nreset;
+
+/* Finds which signals the child must reset; once, at start-up. */
+void
+child_signals_init(void)
+{
+	struct sigaction	 sa;
+	size_t			 i;
+
+	child_nreset = 0;
+	for (i = 0; i < NSIGNALS_DEFAULT; i++)
+		if (sigaction(child_default_signals[i], NULL, &sa) == -1 ||
+		    sa.sa_handler != SIG_DFL)
+			child_reset_signals[child_nreset++] =
+			    child_default_signals[i];
+}
 
 /*
  * Starts program with fds as its descriptors 0, 1 and 2, in the directory
  * cwd, in a process group of its own, with no signal blocked, the signals
  * above at their default action and the resource limits of -L.  vfork:
  * the child borrows serve's memory until execve, so it makes system calls
- * only, a dozen at most, where posix_spawn's child made nearly two hundred
- * (it resets the action of every signal; serve installs no handler, so
- * there is none to reset).  Every signal is blocked meanwhile, so that
- * none is acted on in the borrowed memory.  Returns 0 with *pid, or an
- * errno value: the child's own when its set-up or execve failed.
+ * only, ten or so, where posix_spawn's child made nearly two hundred (it
+ * resets the action of every signal).  A signal acted on in the child
+ * could touch the borrowed memory only through a handler, and serve
+ * installs none (it reads its signals from a signalfd), so none needs
+ * blocking meanwhile.  Returns 0 with *pid, or an errno value: the
+ * child's own when its set-up or execve failed.
  */
 static int
 child_spawn(const struct serve_config *cfg, const char *program, char **argv,
     char **envp, const char *cwd, const int fds[3], pid_t *pid)
 {
-	sigset_t	 all, old, none;
+	sigset_t	 none;
 	volatile int	 failed = 0;
 	size_t		 i;
 	int		 fd;
 
-	sigfillset(&all);
 	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &all, &old) == -1)
-		return errno;
 	if ((*pid = vfork()) == 0) {
 		for (fd = 0; fd < 3; fd++)
 			if (dup2(fds[fd], fd) == -1)
 				goto fail;
 		if (setpgid(0, 0) == -1 || chdir(cwd) == -1)
 			goto fail;
-		for (i = 0; i < sizeof(child_default_signals) /
-		    sizeof(child_default_signals[0]); i++)
-			if (signal(child_default_signals[i], SIG_DFL) ==
-			    SIG_ERR)
+		for (i = 0; i < child_nreset; i++)
+			if (signal(child_reset_signals[i], SIG_DFL) == SIG_ERR)
 				goto fail;
 		for (i = 0; i < cfg->nlimits; i++)
 			if (setrlimit(cfg->limits[i].resource,
@@ -184,7 +202,6 @@ fail:
 	}
 	if (*pid == -1)
 		failed = errno;
-	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	if (*pid != -1 && failed != 0)
 		(void)waitpid(*pid, NULL, 0);
 	return failed;

@@ -135,7 +135,7 @@ conn_free(struct conn *c)
 			break;
 		}
 	srv->nconns--;
-	if (c->resume || c->flush_due) {
+	if (c->resume || c->flush_due || c->close_due) {
 		for (pp = &srv->due; *pp != c; pp = &(*pp)->due_next)
 			;
 		*pp = c->due_next;
@@ -165,8 +165,17 @@ conn_close(struct conn *c, const char *why)
 static void
 conn_start_drain(struct conn *c)
 {
-	shutdown(c->fd, SHUT_WR);
+	uint8_t	 b;
+	ssize_t	 n;
+
 	c->draining = 1;
+	/* Nothing more to read: a close is orderly already. */
+	n = recv(c->fd, &b, 1, MSG_DONTWAIT | MSG_PEEK);
+	if (n == 0 || (n == -1 && errno == EAGAIN)) {
+		conn_due(c, &c->close_due);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
 	c->drain_until = now_ms() + DRAIN_MS;
 	ev_events(c->srv->ev, c->fd, POLLIN);
 }
@@ -407,7 +416,7 @@ conn_due(struct conn *c, int *flag)
 {
 	if (*flag)
 		return;
-	if (!c->resume && !c->flush_due) {
+	if (!c->resume && !c->flush_due && !c->close_due) {
 		c->due_next = c->srv->due;
 		c->srv->due = c;
 	}

@@ -186,9 +186,10 @@ struct conn {
 	int		 stalled;	/* whole records wait in rbuf */
 	int		 resume;	/* ...and may go on: server_run_deferred */
 	int		 flush_due;	/* wbuf to send: server_run_deferred */
+	int		 close_due;	/* done: close it there */
 	int		 want_write;	/* the socket was full: wait for POLLOUT */
-	struct conn	*due_next;	/* in srv->due: there iff resume or
-					   flush_due */
+	struct conn	*due_next;	/* in srv->due: there iff resume,
+					   flush_due or close_due */
 	long long	 drain_until;
 };
 
@@ -209,7 +210,7 @@ struct server {
 	struct child	*children;
 	size_t		 nbusy;		/* CGIs that count against -c */
 	size_t		 nlong;		/* busy ones older than LONG_CGI_MS */
-	struct conn	*due;		/* connections with resume or flush */
+	struct conn	*due;		/* connections with work deferred */
 	int		 dispatch_due;	/* see server_dispatch_soon */
 
 	int		 stopping;
@@ -280,6 +281,7 @@ void		 child_stop(struct child *, int detach);
 void		 child_detach(struct child *);
 void		 child_tick(struct server *, long long now);
 int		 child_pidfd_check(void);
+void		 child_signals_init(void);
 
 /* serve_sched.c */
 void		 sched_init(struct sched *, size_t max, int adapt);

@@ -144,7 +144,7 @@ static void
 server_run_deferred(struct server *srv)
 {
 	struct conn	*c;
-	int		 resume;
+	int		 resume, close_due;
 
 	while (srv->dispatch_due || srv->due != NULL) {
 		if (srv->dispatch_due) {
@@ -155,10 +155,15 @@ server_run_deferred(struct server *srv)
 			/* Off the list, and so its flags are cleared. */
 			srv->due = c->due_next;
 			resume = c->resume;
-			c->resume = c->flush_due = 0;
+			close_due = c->close_due;
+			c->resume = c->flush_due = c->close_due = 0;
+			if (close_due) {
+				conn_close(c, NULL);
+				continue;
+			}
 			if (resume && conn_process(c) == -1)
 				continue;
-			if (c->resume || c->flush_due)
+			if (c->resume || c->flush_due || c->close_due)
 				continue;	/* due again: its turn comes */
 			if (c->wlen > 0 && !c->want_write && conn_send(c) == -1)
 				continue;
