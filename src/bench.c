@@ -31,9 +31,9 @@
 #include "addr.h"
 #include "bench.h"
 #include "cgi.h"
-#include "client.h"
 #include "ev.h"
 #include "fcgi.h"
+#include "reqspec.h"
 #include "util.h"
 
 #define MAX_BODY		(16 * 1024 * 1024)
