@@ -1,19 +1,20 @@
 /*
- * bench: a FastCGI load generator.  Every request is encoded once, from the
- * same options as `request`, and copied with its id patched per send; the
- * connections run on one event loop; latencies go into a histogram of
- * fixed size, so memory does not grow with the number of requests.
+ * bench: a FastCGI load generator.  Every request's head (BEGIN_REQUEST and
+ * PARAMS) is encoded once, from the same options as `request`, and copied
+ * with its id patched per send; its body is framed per send from the text
+ * or the file of the options, a record at a time, so that a body of any
+ * size takes a record or two of memory.  The connections run on one event
+ * loop; latencies go into a histogram of fixed size, so memory does not
+ * grow with the number of requests.
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <linux/sockios.h>
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -36,10 +37,11 @@
 #include "reqspec.h"
 #include "util.h"
 
-#define MAX_BODY		(16 * 1024 * 1024)
 #define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
 #define STALL_MS		1000
 #define PROGRESS_MS		1000
+/* Body bytes a connection queues before it waits for the socket. */
+#define BODY_QUEUE		(128 * 1024)
 
 /*
  * Latency histogram, in microseconds: exact below 256, then 128 buckets
@@ -72,7 +74,7 @@ static const char *const error_names[ERR_KINDS] = {
 	"connect", "reset", "timeout", "protocol", "overloaded", "app_status"
 };
 
-/* One request encoded: BEGIN_REQUEST, PARAMS, STDIN, DATA. */
+/* The head of one request encoded: BEGIN_REQUEST and PARAMS. */
 struct request_bytes {
 	uint8_t		*bytes;
 	size_t		 len;
@@ -89,6 +91,13 @@ struct slot {
 	size_t		 head_len;
 	int		 status;
 	int		 counted;	/* sent in the measured period */
+};
+
+/* The body stream a connection is queueing, after a request's head. */
+enum bconn_stream {
+	BS_NONE,	/* none: the next request may be queued */
+	BS_STDIN,
+	BS_DATA
 };
 
 enum bconn_state {
@@ -119,11 +128,17 @@ struct bconn {
 	int			 reserved;
 	int			 reserved_counted;
 	long long		 reserved_intended;
+	/* The request whose body is being queued: its id, the stream and
+	 * how much of it is queued. */
+	uint16_t		 stream_id;
+	enum bconn_stream	 stream;
+	long long		 stream_off;
 };
 
 struct bench {
 	struct addr		 addr;
 	const char		*address;
+	struct request_spec	 spec;
 	struct ev		*ev;
 	struct request_bytes	*reqs;
 	size_t			 nreqs;
@@ -156,6 +171,7 @@ struct bench {
 	long long		 last_progress_us;
 	int			 mpx_warned;
 	int			 stalled;
+	int			 failed;	/* an exit status: the run stops */
 };
 
 static size_t
@@ -243,18 +259,19 @@ buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
 	return 0;
 }
 
-/* Appends one stream (with its closing empty record) to the request. */
+/* Appends the PARAMS stream (with its closing empty record) to the head. */
 static int
-encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
-    uint8_t type, const uint8_t *data, size_t len)
+encode_params(struct request_bytes *rb, size_t *cap, size_t *idcap,
+    const uint8_t *data, size_t len)
 {
 	uint8_t		 hdr[FCGI_HEADER_LEN], pad[8] = { 0 }, padding;
 	size_t		 chunk, *grown, off = 0;
 
 	for (;;) {
-		chunk = type == FCGI_PARAMS ? fcgi_pairs_chunk(data - off,
-		    len + off, off, FCGI_MAX_PADDED_CONTENT) : len;
-		chunk = fcgi_stream_header(hdr, type, 1, chunk, 0, &padding);
+		chunk = fcgi_pairs_chunk(data - off, len + off, off,
+		    FCGI_MAX_PADDED_CONTENT);
+		chunk = fcgi_stream_header(hdr, FCGI_PARAMS, 1, chunk, 0,
+		    &padding);
 		if (rb->nid == *idcap) {
 			*idcap = *idcap ? *idcap * 2 : 16;
 			if ((grown = reallocarray(rb->id_at, *idcap,
@@ -275,55 +292,10 @@ encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
 	}
 }
 
-/* Reads all of a file (at most MAX_BODY) into memory. */
-static int
-slurp(const char *path, uint8_t **out, size_t *len)
-{
-	size_t	 cap = 0;
-	uint8_t	 buf[65536];
-	ssize_t	 n;
-	int	 fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
-		    open(path, O_RDONLY | O_CLOEXEC);
-
-	*out = NULL;
-	*len = 0;
-	if (fd == -1) {
-		warn("%s", path);
-		return EX_NOINPUT;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			warn("%s", path);
-			goto fail;
-		}
-		if (*len + (size_t)n > MAX_BODY) {
-			warnx("%s: bench sends bodies of at most %d bytes",
-			    path, MAX_BODY);
-			goto fail;
-		}
-		if (buf_append(out, len, &cap, buf, (size_t)n) == -1) {
-			warn("%s", path);
-			goto fail;
-		}
-	}
-	if (fd != STDIN_FILENO)
-		close(fd);
-	return 0;
-fail:
-	if (fd != STDIN_FILENO)
-		close(fd);
-	free(*out);
-	*out = NULL;
-	return EX_NOINPUT;
-}
-
-/* Encodes the request for url; 0 or an exit status (said). */
+/* Encodes the head of the request for url; 0 or an exit status (said). */
 static int
 request_encode(struct request_spec *spec, const char *url, int keep,
-    const uint8_t *body, size_t body_len, const uint8_t *data,
-    size_t data_len, const struct stat *data_st, struct request_bytes *rb)
+    struct request_bytes *rb)
 {
 	struct cgi_env	 env = { 0 };
 	uint8_t		 begin[8], rec[16], *params = NULL;
@@ -331,8 +303,7 @@ request_encode(struct request_spec *spec, const char *url, int keep,
 	int		 rc;
 
 	memset(rb, 0, sizeof(*rb));
-	if ((rc = request_spec_env(spec, url, spec->body ? (long long)body_len :
-	    -1, data_st, &env)) != 0)
+	if ((rc = request_spec_env(spec, url, &env)) != 0)
 		goto done;
 	rc = EX_OSERR;
 	if ((rb->url = strdup(url)) == NULL ||
@@ -346,13 +317,7 @@ request_encode(struct request_spec *spec, const char *url, int keep,
 	idcap = 16;
 	rb->id_at[rb->nid++] = 2;
 	if (buf_append(&rb->bytes, &rb->len, &cap, rec, sizeof(rec)) == -1 ||
-	    encode_stream(rb, &cap, &idcap, FCGI_PARAMS, params, plen) == -1)
-		goto done;
-	if (spec->role != FCGI_AUTHORIZER && encode_stream(rb, &cap, &idcap,
-	    FCGI_STDIN, body, body_len) == -1)
-		goto done;
-	if (spec->role == FCGI_FILTER && encode_stream(rb, &cap, &idcap,
-	    FCGI_DATA, data, data_len) == -1)
+	    encode_params(rb, &cap, &idcap, params, plen) == -1)
 		goto done;
 	rc = 0;
 done:
@@ -381,6 +346,7 @@ bconn_close(struct bconn *c, enum bconn_state next)
 		c->slots[i].busy = 0;
 	c->busy = 0;
 	c->wlen = c->rlen = 0;
+	c->stream = BS_NONE;
 	c->state = next;
 }
 
@@ -443,7 +409,25 @@ connect_failed(struct bconn *c)
 	c->reserved = 0;
 }
 
-/* Queues the next request on c; 0, or -1 when none may start. */
+/* Makes room in c's send buffer for len more bytes; 0, or -1. */
+static int
+bconn_room(struct bconn *c, size_t len)
+{
+	uint8_t	*p;
+
+	if (c->wlen + len <= c->wcap)
+		return 0;
+	if ((p = realloc(c->wbuf, c->wlen + len)) == NULL)
+		return -1;
+	c->wbuf = p;
+	c->wcap = c->wlen + len;
+	return 0;
+}
+
+/*
+ * Queues the head of the next request on c, its body to follow; 0, or -1
+ * when none may start.
+ */
 static int
 bconn_issue(struct bconn *c, long long now)
 {
@@ -465,14 +449,8 @@ bconn_issue(struct bconn *c, long long now)
 	if (s == NULL)
 		return -1;
 	rb = &b->reqs[b->next_req];
-	if (c->wlen + rb->len > c->wcap) {
-		size_t	 cap = c->wlen + rb->len;
-
-		if ((p = realloc(c->wbuf, cap)) == NULL)
-			return -1;
-		c->wbuf = p;
-		c->wcap = cap;
-	}
+	if (bconn_room(c, rb->len) == -1)
+		return -1;
 	if (c->reserved) {
 		intended = c->reserved_intended;
 		counted = c->reserved_counted;
@@ -485,6 +463,9 @@ bconn_issue(struct bconn *c, long long now)
 	for (i = 0; i < rb->nid; i++)
 		fcgi_put_be16(p + rb->id_at[i], s->id);
 	c->wlen += rb->len;
+	c->stream_id = s->id;
+	c->stream = b->spec.role == FCGI_AUTHORIZER ? BS_NONE : BS_STDIN;
+	c->stream_off = 0;
 	s->busy = 1;
 	s->start_us = intended;
 	s->head_len = 0;
@@ -517,9 +498,54 @@ bconn_flush(struct bconn *c)
 }
 
 /*
+ * Queues the body of the request that c is sending, a record at a time,
+ * until BODY_QUEUE bytes wait or it is all queued: its STDIN stream, then
+ * a filter's DATA, each closed by an empty record.  0, or -1 when the run
+ * must stop (said, with b->failed set).
+ */
+static int
+bconn_stream(struct bconn *c)
+{
+	struct bench			*b = c->b;
+	const struct request_content	*body;
+	uint8_t				 hdr[FCGI_HEADER_LEN], *rec, padding;
+	size_t				 chunk;
+
+	while (c->stream != BS_NONE && c->wlen < BODY_QUEUE) {
+		body = c->stream == BS_STDIN ? &b->spec.stdin_content :
+		    &b->spec.data_content;
+		chunk = fcgi_stream_header(hdr, c->stream == BS_STDIN ?
+		    FCGI_STDIN : FCGI_DATA, c->stream_id,
+		    (size_t)(body->len - c->stream_off), 0, &padding);
+		if (bconn_room(c, sizeof(hdr) + chunk + padding) == -1) {
+			warn("sending a request");
+			b->failed = EX_OSERR;
+			return -1;
+		}
+		rec = c->wbuf + c->wlen;
+		memcpy(rec, hdr, sizeof(hdr));
+		if (request_content_read(body, c->stream_off,
+		    rec + FCGI_HEADER_LEN, chunk) == -1) {
+			b->failed = EX_IOERR;
+			return -1;
+		}
+		memset(rec + FCGI_HEADER_LEN + chunk, 0, padding);
+		c->wlen += FCGI_HEADER_LEN + chunk + padding;
+		c->stream_off += (long long)chunk;
+		if (chunk == 0) {
+			c->stream = c->stream == BS_STDIN &&
+			    b->spec.role == FCGI_FILTER ? BS_DATA : BS_NONE;
+			c->stream_off = 0;
+		}
+	}
+	return 0;
+}
+
+/*
  * Queues what requests may start on c and sends them at once, so that a
  * request costs no wait for writability and the socket's watch changes
- * only when a send falls short.
+ * only when a send falls short.  A body that waits for room keeps the
+ * next request waiting too, and the socket watched for writability.
  */
 static void
 bconn_fill(struct bconn *c)
@@ -528,13 +554,16 @@ bconn_fill(struct bconn *c)
 
 	if (c->state != BC_OPEN)
 		return;
-	while (bconn_issue(c, now) == 0)
-		if (!c->b->keep)
+	do {
+		if (c->stream == BS_NONE && bconn_issue(c, now) == -1)
 			break;
+		if (bconn_stream(c) == -1)
+			return;
+	} while (c->stream == BS_NONE && c->b->keep);
 	if (bconn_flush(c) == -1)
 		return;
-	if (ev_set(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ? POLLOUT : 0),
-	    bconn_on_io, c) == -1)
+	if (ev_set(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ||
+	    c->stream != BS_NONE ? POLLOUT : 0), bconn_on_io, c) == -1)
 		bconn_fail(c, ERR_RESET);
 }
 
@@ -723,7 +752,11 @@ bconn_on_io(void *arg, int fd, int revents)
 		bconn_fill(c);
 		return;
 	}
-	if ((revents & POLLOUT) && c->wlen > 0) {
+	if ((revents & POLLOUT) && c->stream != BS_NONE) {
+		bconn_fill(c);
+		if (c->state != BC_OPEN || c->b->failed)
+			return;
+	} else if ((revents & POLLOUT) && c->wlen > 0) {
 		if (bconn_flush(c) == -1)
 			return;
 		if (c->wlen == 0)
@@ -1138,13 +1171,11 @@ cmd_bench(int argc, char **argv)
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct request_spec	 spec;
+	struct request_spec	*spec;
 	struct bench		*b;
-	struct stat		 st;
 	const char		*urls_file = NULL, *method;
 	char			 err[600], **urls = NULL;
-	uint8_t			*body = NULL, *data = NULL;
-	size_t			 body_len = 0, data_len = 0, nurls = 0, i;
+	size_t			 nurls = 0, i;
 	long long		 v, now;
 	uint64_t		 errs = 0;
 	double			 secs;
@@ -1154,7 +1185,8 @@ cmd_bench(int argc, char **argv)
 		warn("calloc");
 		return EX_OSERR;
 	}
-	if (request_spec_init(&spec, argc) == -1) {
+	spec = &b->spec;
+	if (request_spec_init(spec, argc) == -1) {
 		free(b);
 		return EX_OSERR;
 	}
@@ -1163,7 +1195,7 @@ cmd_bench(int argc, char **argv)
 	b->timeout_s = 30;
 	while ((ch = getopt_long(argc, argv, "c:D:hkm:n:R:t:"
 	    REQUEST_SPEC_OPTSTRING, longopts, NULL)) != -1) {
-		switch (request_spec_option(&spec, ch, optarg)) {
+		switch (request_spec_option(spec, ch, optarg)) {
 		case 1:
 			continue;
 		case -1:
@@ -1242,26 +1274,8 @@ cmd_bench(int argc, char **argv)
 		warnx("%s", err);
 		goto done;
 	}
-	if (spec.body != NULL) {
-		if (spec.body[0] == '@') {
-			if ((rc = slurp(spec.body + 1, &body, &body_len)) != 0)
-				goto done;
-		} else {
-			body_len = strlen(spec.body);
-			if ((body = malloc(body_len + 1)) == NULL) {
-				rc = EX_OSERR;
-				goto done;
-			}
-			memcpy(body, spec.body, body_len);
-		}
-	}
-	if (spec.data != NULL) {
-		if ((rc = slurp(spec.data + 1, &data, &data_len)) != 0 ||
-		    stat(spec.data + 1, &st) == -1) {
-			rc = EX_NOINPUT;
-			goto done;
-		}
-	}
+	if ((rc = request_spec_open(spec)) != 0)
+		goto done;
 	if (urls_file != NULL) {
 		if ((rc = read_urls(urls_file, &urls, &nurls)) != 0)
 			goto done;
@@ -1279,8 +1293,7 @@ cmd_bench(int argc, char **argv)
 		goto done;
 	}
 	for (i = 0; i < nurls; i++)
-		if ((rc = request_encode(&spec, urls[i], b->keep, body,
-		    body_len, data, data_len, spec.data ? &st : NULL,
+		if ((rc = request_encode(spec, urls[i], b->keep,
 		    &b->reqs[b->nreqs++])) != 0)
 			goto done;
 	if (b->inflight > 1 && !probe_mpxs(b)) {
@@ -1325,6 +1338,10 @@ cmd_bench(int argc, char **argv)
 			warn("poll");
 			goto done;
 		}
+		if (b->failed) {
+			rc = b->failed;
+			goto done;
+		}
 	}
 	now = now_us();
 	if (b->progress)
@@ -1335,14 +1352,15 @@ cmd_bench(int argc, char **argv)
 		    bconn_unread(&b->conns[k]))
 			b->stalled++;
 	secs = (double)((b->total == 0 ? b->end_us : now) - b->t0_us) / 1e6;
-	method = spec.url.method ? spec.url.method : spec.body ? "POST" : "GET";
+	method = spec->url.method ? spec->url.method : spec->body ? "POST" :
+	    "GET";
 	if (b->stalled > 0)
 		warnx("warning: %d of %d connections completed no request: the "
 		    "application accepted them but never answered (with -k, "
 		    "php-fpm and libfcgi serve one connection per process); "
 		    "their requests went to the others", b->stalled,
 		    b->nconns);
-	report(b, secs, method, &spec);
+	report(b, secs, method, spec);
 	for (k = 0; k < ERR_KINDS; k++)
 		errs += b->errors[k];
 	if (errs == 0 && b->done == 0) {
@@ -1373,10 +1391,8 @@ done:
 	for (i = 0; i < nurls; i++)
 		free(urls[i]);
 	free(urls);
-	free(body);
-	free(data);
 	ev_free(b->ev);
-	request_spec_free(&spec);
+	request_spec_free(spec);
 	free(b);
 	return rc;
 }

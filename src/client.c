@@ -10,7 +10,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -38,10 +37,13 @@
 
 extern char **environ;
 
-/* Where a request stream (STDIN or DATA) takes its bytes from. */
+/*
+ * Where a request stream (STDIN or DATA) takes its bytes from: what -d or
+ * --data gave, or connect's standard input.
+ */
 struct body_source {
-	int		 fd;		/* -1: none, or from buf */
-	const char	*buf;
+	const struct request_content *content;
+	int		 fd;		/* -1: none, or from content */
 	long long	 left;		/* -1: until EOF */
 	long long	 sent;
 	int		 until_eof;
@@ -295,13 +297,14 @@ queue_next_body(struct exchange *x)
 
 	if (src->left >= 0 && (long long)want > src->left)
 		want = (size_t)src->left;
-	if (want == 0 || (src->fd == -1 && src->buf == NULL)) {
+	if (want == 0 || (src->fd == -1 && src->content == NULL)) {
 		end_stream(x);
 		return 0;
 	}
-	if (src->buf != NULL) {
-		memcpy(out_tail(x) + FCGI_HEADER_LEN, src->buf + src->sent,
-		    want);
+	if (src->content != NULL) {
+		if (request_content_read(src->content, src->sent,
+		    out_tail(x) + FCGI_HEADER_LEN, want) == -1)
+			return EX_IOERR;
 		n = (ssize_t)want;
 	} else if ((n = read(src->fd, out_tail(x) + FCGI_HEADER_LEN,
 	    want)) == -1) {
@@ -856,72 +859,6 @@ usage_request(FILE *f)
 	    "\t[-X method] address [url]\n");
 }
 
-/*
- * Opens the body named by -d: "@-" (standard input, copied to a temporary
- * file when it is not a regular file, so that its length is known), "@FILE",
- * or the text itself.  Returns 0 or an exit status.
- */
-static int
-body_open(const char *arg, struct body_source *src, int *owned_fd)
-{
-	struct stat	 st;
-	char		 buf[65536];
-	ssize_t		 n;
-	int		 fd;
-
-	src->until_eof = 0;
-	if (arg[0] != '@') {
-		src->buf = arg;
-		src->left = (long long)strlen(arg);
-		return 0;
-	}
-	if (strcmp(arg, "@-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(arg + 1, O_RDONLY | O_CLOEXEC)) == -1) {
-		warn("%s", arg + 1);
-		return EX_NOINPUT;
-	} else
-		*owned_fd = fd;
-	if (fstat(fd, &st) == -1) {
-		warn("%s", arg + 1);
-		return EX_NOINPUT;
-	}
-	if (S_ISREG(st.st_mode)) {
-		off_t	 pos = lseek(fd, 0, SEEK_CUR);
-
-		src->fd = fd;
-		src->left = (long long)st.st_size - (pos > 0 ? pos : 0);
-		if (src->left < 0)
-			src->left = 0;
-		return 0;
-	}
-	if ((src->fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
-	    0600)) == -1) {
-		warn("temporary file for %s", arg + 1);
-		return EX_OSERR;
-	}
-	*owned_fd = src->fd;
-	src->left = 0;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			warn("reading %s", arg + 1);
-			return EX_IOERR;
-		}
-		if (write_all(src->fd, buf, (size_t)n) == -1) {
-			warn("temporary file for %s", arg + 1);
-			return EX_IOERR;
-		}
-		src->left += n;
-	}
-	if (lseek(src->fd, 0, SEEK_SET) == -1) {
-		warn("temporary file for %s", arg + 1);
-		return EX_OSERR;
-	}
-	return 0;
-}
-
 enum request_longopt {
 	OPT_FAIL = 256
 };
@@ -939,11 +876,9 @@ cmd_request(int argc, char **argv)
 	struct cgi_env		 env = { 0 };
 	struct response_sink	*sink = NULL;
 	struct exchange		*x = NULL;
-	struct stat		 st;
 	uint8_t			*params = NULL;
 	size_t			 len;
-	int			 ch, rc = EX_USAGE, body_fd = -1;
-	int			 data_fd = -1;
+	int			 ch, rc = EX_USAGE;
 
 	if (request_spec_init(&spec, argc) == -1)
 		return EX_OSERR;
@@ -991,22 +926,14 @@ cmd_request(int argc, char **argv)
 		goto done;
 	}
 	x->role = spec.role;
-	if (spec.body != NULL &&
-	    (rc = body_open(spec.body, &x->in, &body_fd)) != 0)
+	if ((rc = request_spec_open(&spec)) != 0)
 		goto done;
-	if (spec.data != NULL) {
-		if ((data_fd = open(spec.data + 1, O_RDONLY | O_CLOEXEC)) ==
-		    -1 || fstat(data_fd, &st) == -1) {
-			warn("%s", spec.data + 1);
-			rc = EX_NOINPUT;
-			goto done;
-		}
-		x->data.fd = data_fd;
-		x->data.left = (long long)st.st_size;
-	}
+	x->in.content = &spec.stdin_content;
+	x->in.left = spec.stdin_content.len;
+	x->data.content = &spec.data_content;
+	x->data.left = spec.data_content.len;
 	if ((rc = request_spec_env(&spec, argc - optind == 2 ?
-	    argv[optind + 1] : "/", spec.body ? x->in.left : -1,
-	    spec.data ? &st : NULL, &env)) != 0)
+	    argv[optind + 1] : "/", &env)) != 0)
 		goto done;
 	if ((params = cgi_env_encode(&env, &len)) == NULL) {
 		warn("building the request");
@@ -1043,10 +970,6 @@ cmd_request(int argc, char **argv)
 	}
 done:
 	exchange_close(x);
-	if (body_fd != -1)
-		close(body_fd);
-	if (data_fd != -1)
-		close(data_fd);
 	free(params);
 	cgi_env_free(&env);
 	request_spec_free(&spec);
