@@ -683,71 +683,122 @@ usage_connect(FILE *f)
 	    "[-p name=value] [-u name] address\n");
 }
 
+/*
+ * Sends the request: env as PARAMS, then x's streams.  Runs it to its
+ * END_REQUEST and returns the exit status that stands for, or another
+ * (said).
+ */
+static int
+exchange_request(struct exchange *x, const char *address,
+    const struct cgi_env *env)
+{
+	uint8_t	*params;
+	int	 rc;
+
+	if ((params = cgi_env_encode(env, &x->params_len)) == NULL) {
+		warn("building the request");
+		return EX_OSERR;
+	}
+	x->params = params;
+	if ((rc = exchange_open(x, address)) == 0) {
+		exchange_begin(x);
+		if ((rc = exchange_run(x)) == 0)
+			rc = end_request_status(x);
+	}
+	x->params = NULL;
+	free(params);
+	return rc;
+}
+
 int
-cmd_connect(int argc, char **argv)
+connect_opts_init(struct connect_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->body_to_eof = 1;
+	if (cgi_env_from_environ(&o->env, environ) == -1) {
+		warn("environment");
+		cgi_env_free(&o->env);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+void
+connect_opts_free(struct connect_opts *o)
+{
+	cgi_env_free(&o->env);
+}
+
+/*
+ * Takes connect's command line into o: -p and -u change o->env in their
+ * order.  Returns 0 when the command is to run, else -1 with *rc the exit
+ * status (0 after --help).
+ */
+static int
+connect_options(int argc, char **argv, struct connect_opts *o, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cgi_env	 env = { 0 };
-	struct exchange	*x;
-	uint8_t		*params = NULL;
-	const char	*cl, *errstr;
-	size_t		 i;
-	int		 ch, rc = EX_OSERR;
+	int	 ch;
 
-	if ((x = exchange_new()) == NULL)
-		return EX_OSERR;
-	if (cgi_env_from_environ(&env, environ) == -1) {
-		warn("environment");
-		goto done;
-	}
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "+hp:t:u:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_connect(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 'p':
-			if (cgi_env_put(&env, optarg) == -1) {
+			if (cgi_env_put(&o->env, optarg) == -1) {
 				warnx("-p %s: expected NAME=VALUE", optarg);
-				rc = EX_USAGE;
-				goto done;
+				return -1;
 			}
 			break;
 		case 't':
-			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1) {
-				rc = EX_USAGE;
-				goto done;
-			}
+			if (opt_number("-t", optarg, 1, 86400 * 365,
+			    &o->timeout_s) == -1)
+				return -1;
 			break;
 		case 'u':
-			cgi_env_unset(&env, optarg);
+			cgi_env_unset(&o->env, optarg);
 			break;
 		case 'v':
-			x->trace = 1;
+			o->trace = 1;
 			break;
 		default:
 			usage_connect(stderr);
-			rc = EX_USAGE;
-			goto done;
+			return -1;
 		}
 	}
 	if (argc - optind != 1) {
 		usage_connect(stderr);
-		rc = EX_USAGE;
-		goto done;
+		return -1;
 	}
+	o->address = argv[optind];
+	return 0;
+}
 
-	x->in.until_eof = 1;
-	x->in.left = -1;
-	if ((cl = cgi_env_get(&env, "CONTENT_LENGTH")) != NULL && *cl != '\0') {
+int
+connect_run(const struct connect_opts *o)
+{
+	struct exchange	*x;
+	const char	*cl, *errstr;
+	int		 rc = EX_USAGE;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	x->timeout_s = o->timeout_s;
+	x->trace = o->trace;
+	x->in.until_eof = o->body_to_eof;
+	x->in.left = o->body_to_eof ? -1 : 0;
+	if ((cl = cgi_env_get(&o->env, "CONTENT_LENGTH")) != NULL &&
+	    *cl != '\0') {
 		x->in.left = strtonum(cl, 0, LLONG_MAX, &errstr);
 		if (errstr != NULL) {
 			warnx("CONTENT_LENGTH \"%s\" is %s", cl, errstr);
-			rc = EX_USAGE;
 			goto done;
 		}
 		x->in.until_eof = 0;
@@ -757,24 +808,25 @@ cmd_connect(int argc, char **argv)
 		x->in.must_poll = fd_must_poll(STDIN_FILENO);
 	} else
 		x->in.left = 0;
-	if ((params = cgi_env_encode(&env, &i)) == NULL) {
-		warn("encoding the environment");
-		goto done;
-	}
-	x->params = params;
-	x->params_len = i;
 	x->on_stdout = sink_stdout;
-	if ((rc = exchange_open(x, argv[optind])) != 0)
-		goto done;
-	exchange_begin(x);
-	if ((rc = exchange_run(x)) != 0)
-		goto done;
-	rc = end_request_status(x);
+	rc = exchange_request(x, o->address, &o->env);
 done:
 	exchange_close(x);
-	free(params);
-	cgi_env_free(&env);
 	free(x);
+	return rc;
+}
+
+int
+cmd_connect(int argc, char **argv)
+{
+	struct connect_opts	 o;
+	int			 rc;
+
+	if ((rc = connect_opts_init(&o)) != 0)
+		return rc;
+	if (connect_options(argc, argv, &o, &rc) == 0)
+		rc = connect_run(&o);
+	connect_opts_free(&o);
 	return rc;
 }
 
@@ -859,12 +911,27 @@ usage_request(FILE *f)
 	    "\t[-X method] address [url]\n");
 }
 
+/* What request's command line asks for. */
+struct request_opts {
+	struct request_spec	 spec;
+	const char		*address;
+	const char		*url;
+	double			 timeout_s;	/* 0: none */
+	int			 trace;		/* -v */
+	int			 show_headers;	/* -i */
+	int			 fail;		/* --fail */
+};
+
 enum request_longopt {
 	OPT_FAIL = 256
 };
 
-int
-cmd_request(int argc, char **argv)
+/*
+ * Takes request's command line into o.  Returns 0 when the command is to
+ * run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+request_options(int argc, char **argv, struct request_opts *o, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -872,111 +939,130 @@ cmd_request(int argc, char **argv)
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct request_spec	 spec;
-	struct cgi_env		 env = { 0 };
-	struct response_sink	*sink = NULL;
-	struct exchange		*x = NULL;
-	uint8_t			*params = NULL;
-	size_t			 len;
-	int			 ch, rc = EX_USAGE;
+	int	 ch;
 
-	if (request_spec_init(&spec, argc) == -1)
-		return EX_OSERR;
-	if ((x = exchange_new()) == NULL ||
-	    (sink = calloc(1, sizeof(*sink))) == NULL) {
-		warn("calloc");
-		rc = EX_OSERR;
-		goto done;
-	}
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "hit:v" REQUEST_SPEC_OPTSTRING,
 	    longopts, NULL)) != -1) {
-		switch (request_spec_option(&spec, ch, optarg)) {
+		switch (request_spec_option(&o->spec, ch, optarg)) {
 		case 1:
 			continue;
 		case -1:
-			goto done;
+			return -1;
 		default:
 			break;
 		}
 		switch (ch) {
 		case 'h':
 			usage_request(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 'i':
-			sink->show_headers = 1;
+			o->show_headers = 1;
 			break;
 		case 't':
-			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1)
-				goto done;
+			if (opt_number("-t", optarg, 1, 86400 * 365,
+			    &o->timeout_s) == -1)
+				return -1;
 			break;
 		case 'v':
-			x->trace = 1;
+			o->trace = 1;
 			break;
 		case OPT_FAIL:
-			sink->fail = 1;
+			o->fail = 1;
 			break;
 		default:
 			usage_request(stderr);
-			goto done;
+			return -1;
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2) {
 		usage_request(stderr);
-		goto done;
+		return -1;
 	}
-	x->role = spec.role;
-	if ((rc = request_spec_open(&spec)) != 0)
-		goto done;
-	x->in.content = &spec.stdin_content;
-	x->in.left = spec.stdin_content.len;
-	x->data.content = &spec.data_content;
-	x->data.left = spec.data_content.len;
-	if ((rc = request_spec_env(&spec, argc - optind == 2 ?
-	    argv[optind + 1] : "/", &env)) != 0)
-		goto done;
-	if ((params = cgi_env_encode(&env, &len)) == NULL) {
-		warn("building the request");
-		rc = EX_OSERR;
-		goto done;
-	}
-	x->params = params;
-	x->params_len = len;
-	x->on_stdout = sink_response;
-	x->sink_arg = sink;
-	if ((rc = exchange_open(x, argv[optind])) != 0)
-		goto done;
-	exchange_begin(x);
-	if ((rc = exchange_run(x)) != 0)
-		goto done;
-	if ((rc = end_request_status(x)) != 0)
-		goto done;
+	o->address = argv[optind];
+	o->url = argc - optind == 2 ? argv[optind + 1] : "/";
+	return 0;
+}
+
+/*
+ * The exit status of a request whose END_REQUEST said 0: what its answer's
+ * CGI header block says (said).
+ */
+static int
+response_status(struct exchange *x, struct response_sink *sink)
+{
 	if (!sink->head_done) {
 		if (sink->head_len == 0 && x->role == FCGI_AUTHORIZER)
-			goto done;
-		warnx("%s: %s", argv[optind], sink->head_len == 0 ?
+			return 0;
+		warnx("%s: %s", x->addr, sink->head_len == 0 ?
 		    "empty answer: no CGI headers" :
 		    "the answer ended inside its CGI headers");
 		if (sink_stdout(x, sink->head, sink->head_len) != 0)
-			rc = EX_IOERR;
-		else
-			rc = EX_PROTOCOL;
-	} else if (sink->malformed)
-		rc = EX_PROTOCOL;
-	else if (sink->failed) {
-		warnx("%s: the application answered status %d", argv[optind],
-		    sink->resp.status);
-		rc = EXIT_FAIL_STATUS;
+			return EX_IOERR;
+		return EX_PROTOCOL;
 	}
-done:
+	if (sink->malformed)
+		return EX_PROTOCOL;
+	if (sink->failed) {
+		warnx("%s: the application answered status %d", x->addr,
+		    sink->resp.status);
+		return EXIT_FAIL_STATUS;
+	}
+	return 0;
+}
+
+/* Sends the request that o describes and prints its answer. */
+static int
+request_run(struct request_opts *o)
+{
+	struct cgi_env		 env = { 0 };
+	struct response_sink	*sink;
+	struct exchange		*x;
+	int			 rc;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	if ((sink = calloc(1, sizeof(*sink))) == NULL) {
+		warn("calloc");
+		free(x);
+		return EX_OSERR;
+	}
+	sink->show_headers = o->show_headers;
+	sink->fail = o->fail;
+	x->timeout_s = o->timeout_s;
+	x->trace = o->trace;
+	x->role = o->spec.role;
+	x->in.content = &o->spec.stdin_content;
+	x->in.left = o->spec.stdin_content.len;
+	x->data.content = &o->spec.data_content;
+	x->data.left = o->spec.data_content.len;
+	x->on_stdout = sink_response;
+	x->sink_arg = sink;
+	if ((rc = request_spec_env(&o->spec, o->url, &env)) == 0 &&
+	    (rc = exchange_request(x, o->address, &env)) == 0)
+		rc = response_status(x, sink);
 	exchange_close(x);
-	free(params);
 	cgi_env_free(&env);
-	request_spec_free(&spec);
-	if (sink != NULL)
-		free(sink->head);
+	free(sink->head);
 	free(sink);
 	free(x);
+	return rc;
+}
+
+int
+cmd_request(int argc, char **argv)
+{
+	struct request_opts	 o;
+	int			 rc;
+
+	memset(&o, 0, sizeof(o));
+	if (request_spec_init(&o.spec, argc) == -1)
+		return EX_OSERR;
+	if (request_options(argc, argv, &o, &rc) == 0 &&
+	    (rc = request_spec_open(&o.spec)) == 0)
+		rc = request_run(&o);
+	request_spec_free(&o.spec);
 	return rc;
 }
 
@@ -1018,48 +1104,60 @@ values_print(struct exchange *x, const struct fcgi_record *rec)
 	return 0;
 }
 
-int
-cmd_values(int argc, char **argv)
+/*
+ * Takes values' command line into x.  Returns 0 when the command is to
+ * run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+values_options(int argc, char **argv, struct exchange *x, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static const char *const names[] = {
-		"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"
-	};
-	struct exchange		*x;
-	uint8_t			 pairs[64];
-	size_t			 len = 0, i;
-	int			 ch, rc = EX_USAGE;
+	int	 ch;
 
-	if ((x = exchange_new()) == NULL)
-		return EX_OSERR;
-	x->timeout_s = 5;
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "+ht:v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_values(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 't':
-			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1)
-				goto done;
+			if (opt_number("-t", optarg, 1, 86400 * 365,
+			    &x->timeout_s) == -1)
+				return -1;
 			break;
 		case 'v':
 			x->trace = 1;
 			break;
 		default:
 			usage_values(stderr);
-			goto done;
+			return -1;
 		}
 	}
 	if (argc - optind != 1) {
 		usage_values(stderr);
-		goto done;
+		return -1;
 	}
-	if ((rc = exchange_open(x, argv[optind])) != 0)
-		goto done;
+	x->addr = argv[optind];
+	return 0;
+}
+
+/* Asks x->addr for the values the specification names, prints them. */
+static int
+values_run(struct exchange *x)
+{
+	static const char *const names[] = {
+		"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"
+	};
+	uint8_t	 pairs[64];
+	size_t	 len = 0, i;
+	int	 rc;
+
+	if ((rc = exchange_open(x, x->addr)) != 0)
+		return rc;
 	/* Not a request: the one record replaces BEGIN_REQUEST. */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		len += fcgi_nv_pack(pairs + len, sizeof(pairs) - len, names[i],
@@ -1071,8 +1169,20 @@ cmd_values(int argc, char **argv)
 	x->on_management = values_print;
 	if (x->trace)
 		trace_sent(x->out, x->out_len);
-	rc = exchange_run(x);
-done:
+	return exchange_run(x);
+}
+
+int
+cmd_values(int argc, char **argv)
+{
+	struct exchange	*x;
+	int		 rc;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	x->timeout_s = 5;
+	if (values_options(argc, argv, x, &rc) == 0)
+		rc = values_run(x);
 	exchange_close(x);
 	free(x);
 	return rc;
