@@ -38,7 +38,6 @@
 #include "spawn.h"
 #include "util.h"
 
-#define MAX_CHILDREN		1024
 #define BACKLOG			1024
 #define STOP_GRACE_MS		5000	/* from SIGTERM to SIGKILL */
 #define EARLY_EXIT_MS		200	/* spawn watches new children this long */
@@ -56,23 +55,9 @@ struct child {
 	int		 backoff_ms;
 };
 
+/* One run of spawn_run: its options, and what it holds while it runs. */
 struct spawn {
-	struct addr	 addr;
-	int		 inherited;	/* no address: the socket we were given */
-	char		 path[PATH_MAX];	/* what is executed */
-	char	       **argv;
-	int		 n;
-	int		 foreground;	/* -F: supervise instead of exiting */
-	int		 check_early;
-	const char	*pidfile;
-	mode_t		 mode;
-	uid_t		 sock_uid;
-	gid_t		 sock_gid;
-	uid_t		 uid;		/* -1: keep ours */
-	gid_t		 gid;
-	gid_t		*groups;
-	int		 ngroups;	/* -1: keep ours */
-
+	const struct spawn_opts	*o;
 	int		 listen_fd;
 	char		 unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct pidfh	*pfh;
@@ -177,13 +162,14 @@ resolve_app(const char *name, int search, char *out, size_t outlen)
 static void __attribute__((noreturn))
 child_exec(const struct spawn *sp, int report_fd)
 {
+	const struct spawn_opts	*o = sp->o;
 	struct exec_failure	 f;
 	sigset_t		 none;
 	int			 null;
 
 	/* Detached children must outlive our session and terminal. */
 	f.stage = STAGE_SETSID;
-	if (!sp->foreground && setsid() == -1)
+	if (!o->foreground && setsid() == -1)
 		goto fail;
 
 	/* We ignore SIGPIPE and, under -F, block signals: they do not. */
@@ -197,7 +183,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	/* dup2 onto itself keeps FD_CLOEXEC: clear it in every case. */
 	if (fcntl(0, F_SETFD, 0) == -1)
 		goto fail;
-	if (!sp->foreground) {
+	if (!o->foreground) {
 		if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 		    dup2(null, 1) == -1 || dup2(null, 2) == -1)
 			goto fail;
@@ -210,13 +196,13 @@ child_exec(const struct spawn *sp, int report_fd)
 	closefrom(4);
 
 	f.stage = STAGE_SETGROUPS;
-	if (sp->ngroups >= 0 && setgroups(sp->ngroups, sp->groups) == -1)
+	if (o->ngroups >= 0 && setgroups(o->ngroups, o->groups) == -1)
 		goto fail;
 	f.stage = STAGE_SETGID;
-	if (sp->gid != (gid_t)-1 && setgid(sp->gid) == -1)
+	if (o->gid != (gid_t)-1 && setgid(o->gid) == -1)
 		goto fail;
 	f.stage = STAGE_SETUID;
-	if (sp->uid != (uid_t)-1 && setuid(sp->uid) == -1)
+	if (o->uid != (uid_t)-1 && setuid(o->uid) == -1)
 		goto fail;
 
 	/*
@@ -224,7 +210,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	 * Set after setuid, which clears it.
 	 */
 	f.stage = STAGE_PRCTL;
-	if (sp->foreground) {
+	if (o->foreground) {
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 			goto fail;
 		if (getppid() != sp->self)
@@ -232,7 +218,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	}
 
 	f.stage = STAGE_EXEC;
-	execve(sp->path, sp->argv, environ);
+	execve(o->path, o->argv, environ);
 fail:
 	f.error = errno;
 	while (write(report_fd, &f, sizeof(f)) == -1 && errno == EINTR)
@@ -248,19 +234,18 @@ fail:
 static pid_t
 start_child(const struct spawn *sp, char *err, size_t errlen)
 {
+	const char		*app = sp->o->argv[0];
 	struct exec_failure	 f;
 	ssize_t			 got;
 	pid_t			 pid;
 	int			 report[2], status;
 
 	if (pipe2(report, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "%s: pipe: %s", sp->argv[0],
-		    strerror(errno));
+		snprintf(err, errlen, "%s: pipe: %s", app, strerror(errno));
 		return -1;
 	}
 	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "%s: fork: %s", sp->argv[0],
-		    strerror(errno));
+		snprintf(err, errlen, "%s: fork: %s", app, strerror(errno));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -274,11 +259,11 @@ start_child(const struct spawn *sp, char *err, size_t errlen)
 	if (got == 0)
 		return pid;
 	if (got == (ssize_t)sizeof(f) && f.stage <= STAGE_EXEC)
-		snprintf(err, errlen, "%s: %s: %s", sp->argv[0],
+		snprintf(err, errlen, "%s: %s: %s", app,
 		    stage_names[f.stage], strerror(f.error));
 	else
 		snprintf(err, errlen, "%s: no word from the new process: %s",
-		    sp->argv[0], got == -1 ? strerror(errno) : "short read");
+		    app, got == -1 ? strerror(errno) : "short read");
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		continue;
@@ -294,7 +279,7 @@ find_child(struct spawn *sp, pid_t pid)
 {
 	int	 i;
 
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (sp->kids[i].pid == pid)
 			return &sp->kids[i];
 	return NULL;
@@ -328,7 +313,7 @@ reap_quietly(struct spawn *sp)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		if ((c = find_child(sp, pid)) != NULL)
 			c->pid = 0;
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (sp->kids[i].pid > 0)
 			left++;
 	return left;
@@ -347,14 +332,14 @@ stop_children(struct spawn *sp)
 
 	if (sp->kids == NULL)
 		return;
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (sp->kids[i].pid > 0)
 			kill(sp->kids[i].pid, SIGTERM);
 	while (reap_quietly(sp) > 0) {
 		if (now_ms() >= deadline) {
 			if (killed)
 				break;
-			for (i = 0; i < sp->n; i++)
+			for (i = 0; i < sp->o->n; i++)
 				if (sp->kids[i].pid > 0)
 					kill(sp->kids[i].pid, SIGKILL);
 			killed = 1;
@@ -385,7 +370,7 @@ early_exits(struct spawn *sp)
 			c->pid = 0;
 			status_text(status, how, sizeof(how));
 			warnx("%s: pid %ld %s right after it started",
-			    sp->argv[0], (long)pid, how);
+			    sp->o->argv[0], (long)pid, how);
 			return EX_UNAVAILABLE;
 		}
 		if (now_ms() >= deadline)
@@ -408,25 +393,26 @@ schedule_restart(struct child *c, long long now)
 }
 
 /*
- * Keeps sp->n children running until SIGTERM, SIGINT or SIGHUP (all of
+ * Keeps the o->n children running until SIGTERM, SIGINT or SIGHUP (all of
  * them blocked by the caller, with SIGCHLD, and taken here with
  * sigtimedwait), then stops them.  Returns the exit status, 0.
  */
 static int
 supervise(struct spawn *sp, const sigset_t *sigs)
 {
-	struct timespec	 ts;
-	struct child	*c;
-	long long	 now, next;
-	pid_t		 pid;
-	char		 how[96], err[700];
-	int		 i, sig, status;
+	const struct spawn_opts	*o = sp->o;
+	struct timespec		 ts;
+	struct child		*c;
+	long long		 now, next;
+	pid_t			 pid;
+	char			 how[96], err[700];
+	int			 i, sig, status;
 
 	for (;;) {
 		now = now_ms();
 		/* Once a second at least, so reaping never hangs on a signal. */
 		next = now + 1000;
-		for (i = 0; i < sp->n; i++)
+		for (i = 0; i < o->n; i++)
 			if (sp->kids[i].pid == 0 && sp->kids[i].restart_ms < next)
 				next = sp->kids[i].restart_ms;
 		if (next < now)
@@ -435,8 +421,8 @@ supervise(struct spawn *sp, const sigset_t *sigs)
 		ts.tv_nsec = (next - now) % 1000 * 1000000L;
 		sig = sigtimedwait(sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-			warnx("%s: stopping %d processes on SIG%s", sp->argv[0],
-			    sp->n, sigabbrev_np(sig));
+			warnx("%s: stopping %d processes on SIG%s", o->argv[0],
+			    o->n, sigabbrev_np(sig));
 			break;
 		}
 
@@ -448,11 +434,11 @@ supervise(struct spawn *sp, const sigset_t *sigs)
 			schedule_restart(c, now);
 			status_text(status, how, sizeof(how));
 			warnx("%s: pid %ld %s; starting it again in %.1f s",
-			    sp->argv[0], (long)pid, how, c->backoff_ms / 1000.0);
+			    o->argv[0], (long)pid, how, c->backoff_ms / 1000.0);
 		}
 
 		now = now_ms();
-		for (i = 0; i < sp->n; i++) {
+		for (i = 0; i < o->n; i++) {
 			c = &sp->kids[i];
 			if (c->pid != 0 || c->restart_ms > now)
 				continue;
@@ -478,7 +464,7 @@ write_child_pids(struct spawn *sp)
 
 	if (ftruncate(fd, 0) == -1)
 		return -1;
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (dprintf(fd, "%ld\n", (long)sp->kids[i].pid) < 0)
 			return -1;
 	return 0;
@@ -492,112 +478,134 @@ write_child_pids(struct spawn *sp)
 static int
 open_listener(struct spawn *sp)
 {
-	char	 err[600];
-	int	 flags;
+	const struct spawn_opts	*o = sp->o;
+	char			 err[600];
+	int			 flags;
 
-	if (sp->inherited) {
+	if (o->inherited) {
 		if ((sp->listen_fd = addr_inherited_listener()) == -1) {
 			warnx("spawn: no -s ADDRESS, and no listening socket "
 			    "on fd 0 or from systemd (LISTEN_FDS)");
 			return EX_USAGE;
 		}
 	} else {
-		sp->listen_fd = addr_listen(&sp->addr, BACKLOG, sp->mode,
-		    sp->sock_uid, sp->sock_gid, err, sizeof(err));
+		sp->listen_fd = addr_listen(&o->addr, BACKLOG, o->mode,
+		    o->sock_uid, o->sock_gid, err, sizeof(err));
 		if (sp->listen_fd == -1) {
 			warnx("%s", err);
 			return EX_CANTCREAT;
 		}
-		if (addr_is_unix(&sp->addr))
+		if (addr_is_unix(&o->addr))
 			strlcpy(sp->unix_path, ((struct sockaddr_un *)
-			    &sp->addr.ss[0])->sun_path, sizeof(sp->unix_path));
+			    &o->addr.ss[0])->sun_path, sizeof(sp->unix_path));
 	}
 	if ((flags = fcntl(sp->listen_fd, F_GETFL)) == -1 ||
 	    fcntl(sp->listen_fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		warn("%s: fcntl", sp->inherited ? "inherited socket" :
-		    sp->addr.text);
+		warn("%s: fcntl", o->inherited ? "inherited socket" :
+		    o->addr.text);
 		return EX_OSERR;
 	}
 	return 0;
 }
 
 /*
- * Creates the socket, starts sp->n children on it and, with -F, keeps
- * them running until told to stop; without, leaves them running, detached,
- * and returns.  Returns the exit status.
+ * What a run needs before its first child: standard descriptors, the
+ * socket, the pidfile and, with -F, the signals it waits for blocked.
+ * Returns 0 or an exit status (said).
  */
 static int
-spawn_run(struct spawn *sp)
+spawn_open(struct spawn *sp, sigset_t *sigs)
 {
-	sigset_t	 sigs;
-	pid_t		 other;
-	char		 err[700];
-	int		 i, rc, keep = 0;
+	const struct spawn_opts	*o = sp->o;
+	pid_t			 other;
+	int			 rc;
 
-	sp->self = getpid();
-	sp->listen_fd = -1;
 	if (std_fds_open() == -1) {
 		warn("/dev/null");
 		return EX_OSERR;
 	}
-	if ((sp->kids = calloc(sp->n, sizeof(*sp->kids))) == NULL) {
+	if ((sp->kids = calloc(o->n, sizeof(*sp->kids))) == NULL) {
 		warn("spawn");
 		return EX_OSERR;
 	}
 	if ((rc = open_listener(sp)) != 0)
-		goto done;
-	if (sp->pidfile != NULL &&
-	    (sp->pfh = pidfile_open(sp->pidfile, 0644, &other)) == NULL) {
+		return rc;
+	if (o->pidfile != NULL &&
+	    (sp->pfh = pidfile_open(o->pidfile, 0644, &other)) == NULL) {
 		if (errno == EEXIST)
-			warnx("%s: already in use by pid %ld", sp->pidfile,
+			warnx("%s: already in use by pid %ld", o->pidfile,
 			    (long)other);
 		else
-			warn("%s", sp->pidfile);
-		rc = EX_CANTCREAT;
-		goto done;
+			warn("%s", o->pidfile);
+		return EX_CANTCREAT;
 	}
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGCHLD);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	if (o->foreground && sigprocmask(SIG_BLOCK, sigs, NULL) == -1) {
+		warn("sigprocmask");
+		return EX_OSERR;
+	}
+	return 0;
+}
 
-	if (sp->foreground) {
-		sigemptyset(&sigs);
-		sigaddset(&sigs, SIGCHLD);
-		sigaddset(&sigs, SIGTERM);
-		sigaddset(&sigs, SIGINT);
-		sigaddset(&sigs, SIGHUP);
-		if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1) {
-			warn("sigprocmask");
-			rc = EX_OSERR;
-			goto done;
-		}
-	}
-	for (i = 0; i < sp->n; i++) {
+/* Starts the o->n children; 0, or EX_OSERR (said). */
+static int
+start_children(struct spawn *sp)
+{
+	char	 err[700];
+	int	 i;
+
+	for (i = 0; i < sp->o->n; i++) {
 		sp->kids[i].started_ms = now_ms();
 		if ((sp->kids[i].pid = start_child(sp, err, sizeof(err))) ==
 		    -1) {
 			sp->kids[i].pid = 0;
 			warnx("%s", err);
-			rc = EX_OSERR;
-			goto done;
+			return EX_OSERR;
 		}
 	}
+	return 0;
+}
 
-	if (sp->foreground) {
-		if (sp->pfh != NULL && pidfile_write(sp->pfh) == -1) {
-			warn("%s", sp->pidfile);
-			rc = EX_CANTCREAT;
-			goto done;
-		}
-		rc = supervise(sp, &sigs);
-		goto done;
-	}
-	if (sp->check_early && (rc = early_exits(sp)) != 0)
-		goto done;
+/*
+ * Leaves the children running, detached, once none has ended at once, and
+ * writes their pids to the pidfile.  Returns 0 or an exit status (said).
+ */
+static int
+spawn_detach(struct spawn *sp)
+{
+	int	 rc;
+
+	if (sp->o->check_early && (rc = early_exits(sp)) != 0)
+		return rc;
 	if (sp->pfh != NULL && write_child_pids(sp) == -1) {
-		warn("%s", sp->pidfile);
-		rc = EX_CANTCREAT;
-		goto done;
+		warn("%s", sp->o->pidfile);
+		return EX_CANTCREAT;
 	}
-	keep = 1;
-done:
+	return 0;
+}
+
+/* -F: writes our pid to the pidfile and supervises the children. */
+static int
+spawn_foreground(struct spawn *sp, const sigset_t *sigs)
+{
+	if (sp->pfh != NULL && pidfile_write(sp->pfh) == -1) {
+		warn("%s", sp->o->pidfile);
+		return EX_CANTCREAT;
+	}
+	return supervise(sp, sigs);
+}
+
+/*
+ * Ends a run: unless its children are to keep running, stops them and
+ * removes the socket file and the pidfile.
+ */
+static void
+spawn_close(struct spawn *sp, int keep)
+{
 	if (!keep) {
 		stop_children(sp);
 		if (sp->unix_path[0] != '\0')
@@ -610,6 +618,27 @@ done:
 		close(sp->listen_fd);
 	free(sp->kids);
 	sp->kids = NULL;
+}
+
+int
+spawn_run(const struct spawn_opts *o)
+{
+	struct spawn	 sp;
+	sigset_t	 sigs;
+	int		 rc, keep = 0;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.o = o;
+	sp.self = getpid();
+	sp.listen_fd = -1;
+	if ((rc = spawn_open(&sp, &sigs)) == 0 &&
+	    (rc = start_children(&sp)) == 0) {
+		if (o->foreground)
+			rc = spawn_foreground(&sp, &sigs);
+		else
+			keep = (rc = spawn_detach(&sp)) == 0;
+	}
+	spawn_close(&sp, keep);
 	return rc;
 }
 
@@ -619,35 +648,36 @@ done:
  * supplementary groups.  Returns 0, or an exit status after saying why.
  */
 static int
-children_credentials(struct spawn *sp, const char *user, const char *group)
+children_credentials(struct spawn_opts *o, const char *user,
+    const char *group)
 {
 	struct passwd	*pw = NULL;
 	gid_t		*g;
 	int		 n = 16, want;
 
-	if (group != NULL && group_lookup(group, &sp->gid) == -1)
+	if (group != NULL && group_lookup(group, &o->gid) == -1)
 		return EX_USAGE;
 	if (user == NULL) {
 		if (group == NULL)
 			return 0;
-		if ((sp->groups = calloc(1, sizeof(gid_t))) == NULL)
+		if ((o->groups = calloc(1, sizeof(gid_t))) == NULL)
 			goto oserr;
-		sp->groups[0] = sp->gid;
-		sp->ngroups = 1;
+		o->groups[0] = o->gid;
+		o->ngroups = 1;
 		return 0;
 	}
 	if (user_lookup(user, &pw) == -1)
 		return EX_USAGE;
-	sp->uid = pw->pw_uid;
+	o->uid = pw->pw_uid;
 	if (group == NULL)
-		sp->gid = pw->pw_gid;
+		o->gid = pw->pw_gid;
 	for (;;) {
-		if ((g = reallocarray(sp->groups, n, sizeof(*g))) == NULL)
+		if ((g = reallocarray(o->groups, n, sizeof(*g))) == NULL)
 			goto oserr;
-		sp->groups = g;
+		o->groups = g;
 		want = n;
-		if (getgrouplist(pw->pw_name, sp->gid, g, &want) != -1) {
-			sp->ngroups = want;
+		if (getgrouplist(pw->pw_name, o->gid, g, &want) != -1) {
+			o->ngroups = want;
 			return 0;
 		}
 		if (want <= n || n > 65536)
@@ -700,112 +730,163 @@ usage_spawn(FILE *f)
 	    "-- app [arg ...]\n");
 }
 
+void
+spawn_opts_init(struct spawn_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->n = 1;
+	o->sock_uid = o->uid = (uid_t)-1;
+	o->sock_gid = o->gid = (gid_t)-1;
+	o->ngroups = -1;
+}
+
 int
-cmd_spawn(int argc, char **argv)
+spawn_find_app(struct spawn_opts *o, int search)
+{
+	if (resolve_app(o->argv[0], search, o->path, sizeof(o->path)) == -1) {
+		warn("%s: cannot execute", o->argv[0]);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* What spawn's command line names, for spawn_prepare to look up. */
+struct spawn_names {
+	const char	*address;	/* -s */
+	const char	*webaddrs;	/* -a */
+	const char	*user;		/* -u */
+	const char	*group;		/* -g */
+};
+
+/*
+ * Takes spawn's command line into o and names.  Returns 0 when the
+ * command is to run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+spawn_options(int argc, char **argv, struct spawn_opts *o,
+    struct spawn_names *names, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct spawn	 sp;
 	struct passwd	*pw;
-	const char	*errstr, *address = NULL, *webaddrs = NULL;
-	const char	*user = NULL, *group = NULL;
-	char		 err[600];
-	int		 ch, rc;
+	const char	*errstr;
+	int		 ch;
 
-	memset(&sp, 0, sizeof(sp));
-	sp.n = 1;
-	sp.check_early = 1;
-	sp.sock_uid = sp.uid = (uid_t)-1;
-	sp.sock_gid = sp.gid = (gid_t)-1;
-	sp.ngroups = -1;
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "+a:Fg:G:hm:n:P:s:u:U:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			if (check_web_server_addrs(optarg) == -1)
-				return EX_USAGE;
-			webaddrs = optarg;
+				return -1;
+			names->webaddrs = optarg;
 			break;
 		case 'F':
-			sp.foreground = 1;
+			o->foreground = 1;
 			break;
 		case 'g':
-			group = optarg;
+			names->group = optarg;
 			break;
 		case 'G':
-			if (group_lookup(optarg, &sp.sock_gid) == -1)
-				return EX_USAGE;
+			if (group_lookup(optarg, &o->sock_gid) == -1)
+				return -1;
 			break;
 		case 'h':
 			usage_spawn(stdout);
-			return 0;
+			*rc = 0;
+			return -1;
 		case 'm':
-			if (opt_mode("-m", optarg, &sp.mode) == -1)
-				return EX_USAGE;
+			if (opt_mode("-m", optarg, &o->mode) == -1)
+				return -1;
 			break;
 		case 'n':
-			sp.n = (int)strtonum(optarg, 1, MAX_CHILDREN, &errstr);
+			o->n = (int)strtonum(optarg, 1, SPAWN_MAX_CHILDREN,
+			    &errstr);
 			if (errstr != NULL) {
 				warnx("-n %s: expected 1 to %d processes, "
-				    "the number is %s", optarg, MAX_CHILDREN,
-				    errstr);
-				return EX_USAGE;
+				    "the number is %s", optarg,
+				    SPAWN_MAX_CHILDREN, errstr);
+				return -1;
 			}
 			break;
 		case 'P':
-			sp.pidfile = optarg;
+			o->pidfile = optarg;
 			break;
 		case 's':
-			address = optarg;
+			names->address = optarg;
 			break;
 		case 'u':
-			user = optarg;
+			names->user = optarg;
 			break;
 		case 'U':
 			if (user_lookup(optarg, &pw) == -1)
-				return EX_USAGE;
-			sp.sock_uid = pw->pw_uid;
+				return -1;
+			o->sock_uid = pw->pw_uid;
 			break;
 		default:
 			usage_spawn(stderr);
-			return EX_USAGE;
+			return -1;
 		}
 	}
 	if (optind >= argc) {
 		warnx("spawn: no application to start");
 		usage_spawn(stderr);
-		return EX_USAGE;
+		return -1;
 	}
-	sp.argv = argv + optind;
-	if (address == NULL)
-		sp.inherited = 1;
-	else if (addr_parse(address, &sp.addr, err, sizeof(err)) == -1) {
+	o->argv = argv + optind;
+	return 0;
+}
+
+/*
+ * Looks up what the command line names: the address, the application in
+ * $PATH, the children's credentials and FCGI_WEB_SERVER_ADDRS.  Returns 0,
+ * or an exit status (said).
+ */
+static int
+spawn_prepare(struct spawn_opts *o, const struct spawn_names *names)
+{
+	char	 err[600];
+	int	 rc;
+
+	if (names->address == NULL)
+		o->inherited = 1;
+	else if (addr_parse(names->address, &o->addr, err, sizeof(err)) ==
+	    -1) {
 		warnx("%s", err);
 		return EX_USAGE;
 	}
-	if (sp.inherited && (sp.mode != 0 || sp.sock_uid != (uid_t)-1 ||
-	    sp.sock_gid != (gid_t)-1)) {
+	if (o->inherited && (o->mode != 0 || o->sock_uid != (uid_t)-1 ||
+	    o->sock_gid != (gid_t)-1)) {
 		warnx("spawn: -m, -U and -G need -s: they are for the socket "
 		    "file that spawn creates");
 		return EX_USAGE;
 	}
-	if (resolve_app(sp.argv[0], 1, sp.path, sizeof(sp.path)) == -1) {
-		warn("%s: cannot execute", sp.argv[0]);
-		return EX_USAGE;
-	}
-	if ((rc = children_credentials(&sp, user, group)) != 0)
-		goto done;
-	if (webaddrs != NULL &&
-	    setenv("FCGI_WEB_SERVER_ADDRS", webaddrs, 1) == -1) {
+	if ((rc = spawn_find_app(o, 1)) != 0 ||
+	    (rc = children_credentials(o, names->user, names->group)) != 0)
+		return rc;
+	if (names->webaddrs != NULL &&
+	    setenv("FCGI_WEB_SERVER_ADDRS", names->webaddrs, 1) == -1) {
 		warn("setenv");
-		rc = EX_OSERR;
-		goto done;
+		return EX_OSERR;
 	}
-	rc = spawn_run(&sp);
-done:
-	free(sp.groups);
+	return 0;
+}
+
+int
+cmd_spawn(int argc, char **argv)
+{
+	struct spawn_opts	 o;
+	struct spawn_names	 names = { 0 };
+	int			 rc;
+
+	spawn_opts_init(&o);
+	o.check_early = 1;
+	if (spawn_options(argc, argv, &o, &names, &rc) == 0 &&
+	    (rc = spawn_prepare(&o, &names)) == 0)
+		rc = spawn_run(&o);
+	free(o.groups);
 	return rc;
 }
 
@@ -933,11 +1014,11 @@ cgi_fcgi_args(int argc, char **argv, struct cgi_fcgi *cf, int in_file)
 		} else if (cf->app == NULL)
 			cf->app = argv[i];
 		else if (cf->n == 0) {
-			cf->n = (int)strtonum(argv[i], 1, MAX_CHILDREN,
+			cf->n = (int)strtonum(argv[i], 1, SPAWN_MAX_CHILDREN,
 			    &errstr);
 			if (errstr != NULL) {
 				warnx("%s: expected 1 to %d processes, the "
-				    "number is %s", argv[i], MAX_CHILDREN,
+				    "number is %s", argv[i], SPAWN_MAX_CHILDREN,
 				    errstr);
 				return EX_USAGE;
 			}
@@ -983,24 +1064,20 @@ nobody_listens(const struct addr *a)
 static int
 cgi_fcgi_start(const struct cgi_fcgi *cf, const struct addr *a)
 {
-	struct spawn	 sp;
-	char		*argv[2];
+	struct spawn_opts	 o;
+	char			*argv[2];
+	int			 rc;
 
-	memset(&sp, 0, sizeof(sp));
-	sp.addr = *a;
-	sp.n = cf->n > 0 ? cf->n : 1;
-	sp.sock_uid = sp.uid = (uid_t)-1;
-	sp.sock_gid = sp.gid = (gid_t)-1;
-	sp.ngroups = -1;
+	spawn_opts_init(&o);
+	o.addr = *a;
+	o.n = cf->n > 0 ? cf->n : 1;
 	/* cgi-fcgi executes APP as a path, relative or not, with no argument. */
 	argv[0] = (char *)cf->app;
 	argv[1] = NULL;
-	sp.argv = argv;
-	if (resolve_app(cf->app, 0, sp.path, sizeof(sp.path)) == -1) {
-		warn("%s: cannot execute", cf->app);
-		return EX_USAGE;
-	}
-	return spawn_run(&sp);
+	o.argv = argv;
+	if ((rc = spawn_find_app(&o, 0)) != 0)
+		return rc;
+	return spawn_run(&o);
 }
 
 /*
