@@ -26,7 +26,7 @@ BUILD = build/$(FLAVOR)
 ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
 SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/bench.c src/util.c \
-	src/spawn.c src/reqspec.c
+	src/spawn.c src/reqspec.c src/cgifcgi.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 all: fcgi-bridge

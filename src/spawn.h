@@ -46,11 +46,4 @@ int	 spawn_find_app(struct spawn_opts *, int search);
  */
 int	 spawn_run(const struct spawn_opts *);
 
-/*
- * The cgi-fcgi command line (-bind, -start, -connect, -f), argv[0] being
- * the program's name and the rest cgi-fcgi's arguments; returns the exit
- * status.  Used for "fcgi-bridge -connect ..." and under the name cgi-fcgi.
- */
-int	 cgi_fcgi_main(int, char **);
-
 #endif /* SPAWN_H */
