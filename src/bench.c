@@ -80,7 +80,7 @@ struct request_bytes {
 	size_t		 len;
 	size_t		*id_at;		/* offsets of each record's id */
 	size_t		 nid;
-	char		*url;
+	const char	*url;		/* one of bench's urls */
 };
 
 struct slot {
@@ -139,6 +139,10 @@ struct bench {
 	struct addr		 addr;
 	const char		*address;
 	struct request_spec	 spec;
+	const char		*url;		/* the operand */
+	const char		*urls_file;	/* --urls */
+	char			**urls;		/* those of --urls, or url */
+	size_t			 nurls;
 	struct ev		*ev;
 	struct request_bytes	*reqs;
 	size_t			 nreqs;
@@ -171,7 +175,7 @@ struct bench {
 	long long		 last_progress_us;
 	int			 mpx_warned;
 	int			 stalled;
-	int			 failed;	/* an exit status: the run stops */
+	int			 failed;	/* an exit status to stop with */
 };
 
 static size_t
@@ -306,8 +310,8 @@ request_encode(struct request_spec *spec, const char *url, int keep,
 	if ((rc = request_spec_env(spec, url, &env)) != 0)
 		goto done;
 	rc = EX_OSERR;
-	if ((rb->url = strdup(url)) == NULL ||
-	    (params = cgi_env_encode(&env, &plen)) == NULL)
+	rb->url = url;
+	if ((params = cgi_env_encode(&env, &plen)) == NULL)
 		goto done;
 	fcgi_begin_request_body(begin, spec->role, keep ? FCGI_KEEP_CONN : 0);
 	fcgi_record_pack(rec, sizeof(rec), FCGI_BEGIN_REQUEST, 1, begin,
@@ -964,72 +968,46 @@ json_key_string(const char *key, const char *v)
 		json_string(stdout, v);
 }
 
+/* What the report says, besides the counts that bench keeps. */
+struct totals {
+	uint64_t	 ok;		/* requests that succeeded */
+	uint64_t	 errors;
+	double		 secs;		/* of measurement */
+	double		 rps;
+	/* Latency in milliseconds. */
+	double		 min, mean, p50, p90, p99, p99_9, max;
+};
+
 static void
-report(struct bench *b, double secs, const char *method,
-    const struct request_spec *spec)
+totals_count(const struct bench *b, double secs, struct totals *t)
 {
 	const struct histogram	*h = &b->hist;
-	uint64_t		 errs = 0, ok = 0;
 	size_t			 i;
-	const char		*sep = "";
-	double			 rps;
 
+	memset(t, 0, sizeof(*t));
 	for (i = 0; i < ERR_KINDS; i++)
-		errs += b->errors[i];
+		t->errors += b->errors[i];
 	for (i = 0; i < 1000; i++)
-		ok += b->status[i];
-	rps = secs > 0 ? (double)ok / secs : 0;
-	if (b->json) {
-		printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
-		    (unsigned long long)ok, (unsigned long long)errs);
-		for (i = 0; i < ERR_KINDS; i++)
-			printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
-			    (unsigned long long)b->errors[i]);
-		printf("},\"status\":{");
-		for (i = 0; i < 1000; i++)
-			if (b->status[i] > 0) {
-				printf("%s\"%zu\":%llu", sep, i,
-				    (unsigned long long)b->status[i]);
-				sep = ",";
-			}
-		printf("},\"duration_s\":%.6f,\"rps\":%.3f,\"bytes_in\":%llu,"
-		    "\"bytes_out\":%llu,", secs, rps,
-		    (unsigned long long)b->bytes_in,
-		    (unsigned long long)b->bytes_out);
-		printf("\"latency_ms\":{\"min\":%.3f,\"mean\":%.3f,"
-		    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
-		    "\"max\":%.3f},", (double)h->min / 1000,
-		    h->n ? h->sum / (double)h->n / 1000 : 0.0,
-		    hist_percentile(h, 50) / 1000, hist_percentile(h, 90) / 1000,
-		    hist_percentile(h, 99) / 1000,
-		    hist_percentile(h, 99.9) / 1000, (double)h->max / 1000);
-		printf("\"stalled_connections\":%d,\"settings\":{\"address\":",
-		    b->stalled);
-		json_string(stdout, b->address);
-		printf(",\"urls\":[");
-		for (i = 0; i < b->nreqs; i++) {
-			printf("%s", i ? "," : "");
-			json_string(stdout, b->reqs[i].url);
-		}
-		printf("],\"method\":");
-		json_string(stdout, method);
-		json_strings("headers", spec->headers, spec->url.nheaders);
-		json_strings("params", spec->puts, spec->nputs);
-		json_strings("unset", spec->unsets, spec->nunsets);
-		json_key_string("body", spec->body);
-		json_key_string("docroot", spec->url.docroot);
-		json_key_string("script_name", spec->url.script_name);
-		json_key_string("role", fcgi_role_name(spec->role));
-		json_key_string("data", spec->data);
-		printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
-		    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
-		    "\"rate\":%g,\"timeout_s\":%g}}\n", b->total,
-		    b->duration_s, b->warmup_s, b->nconns, b->inflight,
-		    b->keep ? "true" : "false", b->rate, b->timeout_s);
-		return;
-	}
+		t->ok += b->status[i];
+	t->secs = secs;
+	t->rps = secs > 0 ? (double)t->ok / secs : 0;
+	t->min = (double)h->min / 1000;
+	t->mean = h->n ? h->sum / (double)h->n / 1000 : 0.0;
+	t->p50 = hist_percentile(h, 50) / 1000;
+	t->p90 = hist_percentile(h, 90) / 1000;
+	t->p99 = hist_percentile(h, 99) / 1000;
+	t->p99_9 = hist_percentile(h, 99.9) / 1000;
+	t->max = (double)h->max / 1000;
+}
+
+static void
+report_text(const struct bench *b, const struct totals *t)
+{
+	size_t	 i;
+
 	printf("%llu requests in %.2f s, %.1f req/s, %llu errors\n",
-	    (unsigned long long)ok, secs, rps, (unsigned long long)errs);
+	    (unsigned long long)t->ok, t->secs, t->rps,
+	    (unsigned long long)t->errors);
 	printf("errors:");
 	for (i = 0; i < ERR_KINDS; i++)
 		printf(" %s %llu", error_names[i],
@@ -1041,11 +1019,72 @@ report(struct bench *b, double secs, const char *method,
 	printf("\nbytes: %llu in, %llu out\n", (unsigned long long)b->bytes_in,
 	    (unsigned long long)b->bytes_out);
 	printf("latency ms: min %.3f mean %.3f p50 %.3f p90 %.3f p99 %.3f "
-	    "p99.9 %.3f max %.3f\n", (double)h->min / 1000,
-	    h->n ? h->sum / (double)h->n / 1000 : 0.0,
-	    hist_percentile(h, 50) / 1000, hist_percentile(h, 90) / 1000,
-	    hist_percentile(h, 99) / 1000, hist_percentile(h, 99.9) / 1000,
-	    (double)h->max / 1000);
+	    "p99.9 %.3f max %.3f\n", t->min, t->mean, t->p50, t->p90, t->p99,
+	    t->p99_9, t->max);
+}
+
+/* The "settings" object of the JSON report: every option in effect. */
+static void
+report_json_settings(const struct bench *b)
+{
+	const struct request_spec	*spec = &b->spec;
+	size_t				 i;
+
+	printf("\"settings\":{\"address\":");
+	json_string(stdout, b->address);
+	printf(",\"urls\":[");
+	for (i = 0; i < b->nreqs; i++) {
+		printf("%s", i ? "," : "");
+		json_string(stdout, b->reqs[i].url);
+	}
+	printf("],\"method\":");
+	json_string(stdout, spec->url.method ? spec->url.method :
+	    spec->body ? "POST" : "GET");
+	json_strings("headers", spec->headers, spec->url.nheaders);
+	json_strings("params", spec->puts, spec->nputs);
+	json_strings("unset", spec->unsets, spec->nunsets);
+	json_key_string("body", spec->body);
+	json_key_string("docroot", spec->url.docroot);
+	json_key_string("script_name", spec->url.script_name);
+	json_key_string("role", fcgi_role_name(spec->role));
+	json_key_string("data", spec->data);
+	printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
+	    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
+	    "\"rate\":%g,\"timeout_s\":%g}", b->total, b->duration_s,
+	    b->warmup_s, b->nconns, b->inflight, b->keep ? "true" : "false",
+	    b->rate, b->timeout_s);
+}
+
+/* The report as one JSON object on one line. */
+static void
+report_json(const struct bench *b, const struct totals *t)
+{
+	const char	*sep = "";
+	size_t		 i;
+
+	printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
+	    (unsigned long long)t->ok, (unsigned long long)t->errors);
+	for (i = 0; i < ERR_KINDS; i++)
+		printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
+		    (unsigned long long)b->errors[i]);
+	printf("},\"status\":{");
+	for (i = 0; i < 1000; i++)
+		if (b->status[i] > 0) {
+			printf("%s\"%zu\":%llu", sep, i,
+			    (unsigned long long)b->status[i]);
+			sep = ",";
+		}
+	printf("},\"duration_s\":%.6f,\"rps\":%.3f,\"bytes_in\":%llu,"
+	    "\"bytes_out\":%llu,", t->secs, t->rps,
+	    (unsigned long long)b->bytes_in,
+	    (unsigned long long)b->bytes_out);
+	printf("\"latency_ms\":{\"min\":%.3f,\"mean\":%.3f,"
+	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
+	    "\"max\":%.3f},", t->min, t->mean, t->p50, t->p90, t->p99,
+	    t->p99_9, t->max);
+	printf("\"stalled_connections\":%d,", b->stalled);
+	report_json_settings(b);
+	printf("}\n");
 }
 
 /* Asks FCGI_MPXS_CONNS; 1 when the application says it multiplexes. */
@@ -1160,8 +1199,56 @@ read_urls(const char *path, char ***urls, size_t *n)
 	return 0;
 }
 
-int
-cmd_bench(int argc, char **argv)
+/*
+ * bench's operands, address [url], and what the options mean together.
+ * 0, or -1 after saying why.
+ */
+static int
+bench_operands(int argc, char **argv, struct bench *b)
+{
+	if (argc < 1 || argc > 2 || (b->urls_file != NULL && argc == 2)) {
+		usage_bench(stderr);
+		return -1;
+	}
+	if (b->total > 0 && b->duration_s > 0) {
+		warnx("-n and -D: give one of them");
+		return -1;
+	}
+	if (b->total == 0 && b->duration_s == 0)
+		b->duration_s = 10;
+	if (b->inflight > 1)
+		b->keep = 1;	/* several ids on one connection need it */
+	b->address = argv[0];
+	b->url = argc == 2 ? argv[1] : "/";
+	return 0;
+}
+
+/* A bench with its defaults, or NULL (said). */
+static struct bench *
+bench_new(int argc)
+{
+	struct bench	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		warn("calloc");
+		return NULL;
+	}
+	if (request_spec_init(&b->spec, argc) == -1) {
+		free(b);
+		return NULL;
+	}
+	b->nconns = 1;
+	b->inflight = 1;
+	b->timeout_s = 30;
+	return b;
+}
+
+/*
+ * Takes bench's command line into b.  Returns 0 when the command is to
+ * run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+bench_options(int argc, char **argv, struct bench *b, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -1171,154 +1258,157 @@ cmd_bench(int argc, char **argv)
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct request_spec	*spec;
-	struct bench		*b;
-	const char		*urls_file = NULL, *method;
-	char			 err[600], **urls = NULL;
-	size_t			 nurls = 0, i;
-	long long		 v, now;
-	uint64_t		 errs = 0;
-	double			 secs;
-	int			 ch, rc = EX_USAGE, k;
+	long long	 v;
+	int		 ch;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		warn("calloc");
-		return EX_OSERR;
-	}
-	spec = &b->spec;
-	if (request_spec_init(spec, argc) == -1) {
-		free(b);
-		return EX_OSERR;
-	}
-	b->nconns = 1;
-	b->inflight = 1;
-	b->timeout_s = 30;
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "c:D:hkm:n:R:t:"
 	    REQUEST_SPEC_OPTSTRING, longopts, NULL)) != -1) {
-		switch (request_spec_option(spec, ch, optarg)) {
+		switch (request_spec_option(&b->spec, ch, optarg)) {
 		case 1:
 			continue;
 		case -1:
-			goto done;
+			return -1;
 		default:
 			break;
 		}
 		switch (ch) {
 		case 'c':
 			if (opt_count("-c", optarg, 10000, &v) == -1)
-				goto done;
+				return -1;
 			b->nconns = (int)v;
 			break;
 		case 'D':
 			if (opt_number("-D", optarg, 0, 86400,
 			    &b->duration_s) == -1)
-				goto done;
+				return -1;
 			break;
 		case 'h':
 			usage_bench(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 'k':
 			b->keep = 1;
 			break;
 		case 'm':
 			if (opt_count("-m", optarg, 1000, &v) == -1)
-				goto done;
+				return -1;
 			b->inflight = (int)v;
 			break;
 		case 'n':
 			if (opt_count("-n", optarg, LLONG_MAX / 2, &v) == -1)
-				goto done;
+				return -1;
 			b->total = v;
 			break;
 		case 'R':
 			if (opt_number("-R", optarg, 0, 1e7, &b->rate) == -1)
-				goto done;
+				return -1;
 			break;
 		case 't':
 			if (opt_number("-t", optarg, 0, 86400,
 			    &b->timeout_s) == -1)
-				goto done;
+				return -1;
 			break;
 		case OPT_JSON:
 			b->json = 1;
 			break;
 		case OPT_URLS:
-			urls_file = optarg;
+			b->urls_file = optarg;
 			break;
 		case OPT_WARMUP:
 			if (opt_number("--warmup", optarg, 0, 86400,
 			    &b->warmup_s) == -1)
-				goto done;
+				return -1;
 			break;
 		default:
 			usage_bench(stderr);
-			goto done;
+			return -1;
 		}
 	}
-	if (argc - optind < 1 || argc - optind > 2 ||
-	    (urls_file != NULL && argc - optind == 2)) {
-		usage_bench(stderr);
-		goto done;
+	return bench_operands(argc - optind, argv + optind, b);
+}
+
+/* The URLs to ask for: those of --urls FILE, or the one operand. */
+static int
+bench_urls(struct bench *b)
+{
+	if (b->urls_file != NULL)
+		return read_urls(b->urls_file, &b->urls, &b->nurls);
+	if ((b->urls = calloc(1, sizeof(char *))) == NULL ||
+	    (b->urls[0] = strdup(b->url)) == NULL)
+		return EX_OSERR;
+	b->nurls = 1;
+	return 0;
+}
+
+/* The connections, none of them open yet; 0, or EX_OSERR. */
+static int
+bench_connections(struct bench *b)
+{
+	struct bconn	*c;
+	int		 i, k;
+
+	if ((b->ev = ev_new()) == NULL ||
+	    (b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
+		return EX_OSERR;
+	/* All of them closed first, so that bench_free may meet any. */
+	for (i = 0; i < b->nconns; i++) {
+		b->conns[i].b = b;
+		b->conns[i].fd = -1;
 	}
-	if (b->total > 0 && b->duration_s > 0) {
-		warnx("-n and -D: give one of them");
-		goto done;
+	for (i = 0; i < b->nconns; i++) {
+		c = &b->conns[i];
+		if ((c->slots = calloc(b->inflight, sizeof(*c->slots))) ==
+		    NULL || (c->rbuf = malloc(FCGI_MAX_RECORD)) == NULL)
+			return EX_OSERR;
+		for (k = 0; k < b->inflight; k++)
+			c->slots[k].id = (uint16_t)(k + 1);
 	}
-	if (b->total == 0 && b->duration_s == 0)
-		b->duration_s = 10;
-	if (b->inflight > 1)
-		b->keep = 1;	/* several ids on one connection need it */
-	b->address = argv[optind];
+	return 0;
+}
+
+/*
+ * What the run needs: the address, the files of the request options, the
+ * requests encoded, the connections.  Returns 0, or an exit status.
+ */
+static int
+bench_prepare(struct bench *b)
+{
+	char	 err[600];
+	size_t	 i;
+	int	 rc;
+
 	if (addr_parse(b->address, &b->addr, err, sizeof(err)) == -1) {
 		warnx("%s", err);
-		goto done;
+		return EX_USAGE;
 	}
-	if ((rc = request_spec_open(spec)) != 0)
-		goto done;
-	if (urls_file != NULL) {
-		if ((rc = read_urls(urls_file, &urls, &nurls)) != 0)
-			goto done;
-	} else {
-		if ((urls = calloc(1, sizeof(char *))) == NULL ||
-		    (urls[0] = strdup(argc - optind == 2 ? argv[optind + 1] :
-		    "/")) == NULL) {
-			rc = EX_OSERR;
-			goto done;
-		}
-		nurls = 1;
-	}
-	if ((b->reqs = calloc(nurls, sizeof(*b->reqs))) == NULL) {
-		rc = EX_OSERR;
-		goto done;
-	}
-	for (i = 0; i < nurls; i++)
-		if ((rc = request_encode(spec, urls[i], b->keep,
+	if ((rc = request_spec_open(&b->spec)) != 0 ||
+	    (rc = bench_urls(b)) != 0)
+		return rc;
+	if ((b->reqs = calloc(b->nurls, sizeof(*b->reqs))) == NULL)
+		return EX_OSERR;
+	for (i = 0; i < b->nurls; i++)
+		if ((rc = request_encode(&b->spec, b->urls[i], b->keep,
 		    &b->reqs[b->nreqs++])) != 0)
-			goto done;
+			return rc;
 	if (b->inflight > 1 && !probe_mpxs(b)) {
 		warnx("%s: the application does not say FCGI_MPXS_CONNS=1: "
 		    "going on with -m 1", b->address);
 		b->inflight = 1;
 		b->mpx_warned = 1;
 	}
+	return bench_connections(b);
+}
 
-	rc = EX_OSERR;
-	if ((b->ev = ev_new()) == NULL ||
-	    (b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
-		goto done;
-	for (k = 0; k < b->nconns; k++) {
-		struct bconn	*c = &b->conns[k];
-		int		 j;
+/*
+ * Runs the requests until -n or -D is spent and the answers are in.
+ * Returns 0, or an exit status (said).
+ */
+static int
+bench_loop(struct bench *b)
+{
+	long long	 now;
 
-		c->b = b;
-		c->fd = -1;
-		if ((c->slots = calloc(b->inflight, sizeof(*c->slots))) ==
-		    NULL || (c->rbuf = malloc(FCGI_MAX_RECORD)) == NULL)
-			goto done;
-		for (j = 0; j < b->inflight; j++)
-			c->slots[j].id = (uint16_t)(j + 1);
-	}
 	b->progress = isatty(STDERR_FILENO);
 	b->start_us = now_us();
 	b->t0_us = b->start_us + (long long)(b->warmup_s * 1e6);
@@ -1328,7 +1418,7 @@ cmd_bench(int argc, char **argv)
 		now = now_us();
 		bench_tick(b, now);
 		if (bench_over(b, now))
-			break;
+			return 0;
 		if (b->progress && now - b->last_progress_us >=
 		    PROGRESS_MS * 1000LL) {
 			progress_line(b, now);
@@ -1336,14 +1426,21 @@ cmd_bench(int argc, char **argv)
 		}
 		if (ev_run_once(b->ev, b->rate > 0 ? 1 : 10) == -1) {
 			warn("poll");
-			goto done;
+			return EX_OSERR;
 		}
-		if (b->failed) {
-			rc = b->failed;
-			goto done;
-		}
+		if (b->failed)
+			return b->failed;
 	}
-	now = now_us();
+}
+
+/* Reports the run; returns the exit status it stands for. */
+static int
+bench_status(struct bench *b)
+{
+	struct totals	 t;
+	long long	 now = now_us();
+	int		 k;
+
 	if (b->progress)
 		fputc('\n', stderr);
 	for (k = 0; k < b->nconns && b->keep; k++)
@@ -1351,48 +1448,68 @@ cmd_bench(int argc, char **argv)
 		    b->conns[k].state == BC_OPEN &&
 		    bconn_unread(&b->conns[k]))
 			b->stalled++;
-	secs = (double)((b->total == 0 ? b->end_us : now) - b->t0_us) / 1e6;
-	method = spec->url.method ? spec->url.method : spec->body ? "POST" :
-	    "GET";
 	if (b->stalled > 0)
 		warnx("warning: %d of %d connections completed no request: the "
 		    "application accepted them but never answered (with -k, "
 		    "php-fpm and libfcgi serve one connection per process); "
 		    "their requests went to the others", b->stalled,
 		    b->nconns);
-	report(b, secs, method, spec);
-	for (k = 0; k < ERR_KINDS; k++)
-		errs += b->errors[k];
-	if (errs == 0 && b->done == 0) {
-		warnx("%s: no request completed", b->address);
-		rc = 1;
-	} else if (errs == 0)
-		rc = 0;
-	else if (errs == b->errors[ERR_CONNECT] && b->done == (long long)errs)
-		rc = EX_UNAVAILABLE;
+	totals_count(b, (double)((b->total == 0 ? b->end_us : now) -
+	    b->t0_us) / 1e6, &t);
+	if (b->json)
+		report_json(b, &t);
 	else
-		rc = 1;
-done:
-	if (b->conns != NULL)
-		for (k = 0; k < b->nconns; k++) {
-			if (b->conns[k].fd != -1 && b->ev != NULL)
-				bconn_close(&b->conns[k], BC_IDLE);
-			free(b->conns[k].slots);
-			free(b->conns[k].rbuf);
-			free(b->conns[k].wbuf);
-		}
+		report_text(b, &t);
+	if (t.errors == 0 && b->done == 0) {
+		warnx("%s: no request completed", b->address);
+		return 1;
+	}
+	if (t.errors == 0)
+		return 0;
+	if (t.errors == b->errors[ERR_CONNECT] &&
+	    b->done == (long long)t.errors)
+		return EX_UNAVAILABLE;
+	return 1;
+}
+
+static void
+bench_free(struct bench *b)
+{
+	size_t	 i;
+	int	 k;
+
+	for (k = 0; b->conns != NULL && k < b->nconns; k++) {
+		if (b->conns[k].fd != -1)
+			bconn_close(&b->conns[k], BC_IDLE);
+		free(b->conns[k].slots);
+		free(b->conns[k].rbuf);
+		free(b->conns[k].wbuf);
+	}
 	free(b->conns);
 	for (i = 0; i < b->nreqs; i++) {
 		free(b->reqs[i].bytes);
 		free(b->reqs[i].id_at);
-		free(b->reqs[i].url);
 	}
 	free(b->reqs);
-	for (i = 0; i < nurls; i++)
-		free(urls[i]);
-	free(urls);
+	for (i = 0; i < b->nurls; i++)
+		free(b->urls[i]);
+	free(b->urls);
 	ev_free(b->ev);
-	request_spec_free(spec);
+	request_spec_free(&b->spec);
 	free(b);
+}
+
+int
+cmd_bench(int argc, char **argv)
+{
+	struct bench	*b;
+	int		 rc;
+
+	if ((b = bench_new(argc)) == NULL)
+		return EX_OSERR;
+	if (bench_options(argc, argv, b, &rc) == 0 &&
+	    (rc = bench_prepare(b)) == 0 && (rc = bench_loop(b)) == 0)
+		rc = bench_status(b);
+	bench_free(b);
 	return rc;
 }
