@@ -786,23 +786,23 @@ connect_run(const struct connect_opts *o)
 {
 	struct exchange	*x;
 	const char	*cl, *errstr;
-	int		 rc = EX_USAGE;
+	long long	 left = o->body_to_eof ? -1 : 0;
+	int		 rc;
 
+	if ((cl = cgi_env_get(&o->env, "CONTENT_LENGTH")) != NULL &&
+	    *cl != '\0') {
+		left = strtonum(cl, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL) {
+			warnx("CONTENT_LENGTH \"%s\" is %s", cl, errstr);
+			return EX_USAGE;
+		}
+	}
 	if ((x = exchange_new()) == NULL)
 		return EX_OSERR;
 	x->timeout_s = o->timeout_s;
 	x->trace = o->trace;
-	x->in.until_eof = o->body_to_eof;
-	x->in.left = o->body_to_eof ? -1 : 0;
-	if ((cl = cgi_env_get(&o->env, "CONTENT_LENGTH")) != NULL &&
-	    *cl != '\0') {
-		x->in.left = strtonum(cl, 0, LLONG_MAX, &errstr);
-		if (errstr != NULL) {
-			warnx("CONTENT_LENGTH \"%s\" is %s", cl, errstr);
-			goto done;
-		}
-		x->in.until_eof = 0;
-	}
+	x->in.left = left;
+	x->in.until_eof = left == -1;
 	if (!isatty(STDIN_FILENO)) {
 		x->in.fd = STDIN_FILENO;
 		x->in.must_poll = fd_must_poll(STDIN_FILENO);
@@ -810,7 +810,6 @@ connect_run(const struct connect_opts *o)
 		x->in.left = 0;
 	x->on_stdout = sink_stdout;
 	rc = exchange_request(x, o->address, &o->env);
-done:
 	exchange_close(x);
 	free(x);
 	return rc;
