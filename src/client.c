@@ -1,8 +1,9 @@
 /*
- * The client side: connect (CGI -> FastCGI), request (a request built from
- * a URL) and values (FCGI_GET_VALUES).  One request per connection, with id
- * 1; the request is sent while the answer is read, so an application that
- * answers before it has read the whole body never deadlocks us.
+ * The client side: connect (CGI -> FastCGI; connect_run serves cgi-fcgi's
+ * -bind form too), request (a request built from a URL) and values
+ * (FCGI_GET_VALUES).  One request per connection, with id 1; the request is
+ * sent while the answer is read, so an application that answers before it
+ * has read the whole body never deadlocks us.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
