@@ -1,19 +1,20 @@
 /*
- * bench: a FastCGI load generator.  Every request is encoded once, from the
- * same options as `request`, and copied with its id patched per send; the
- * connections run on one event loop; latencies go into a histogram of
- * fixed size, so memory does not grow with the number of requests.
+ * bench: a FastCGI load generator.  Every request's head (BEGIN_REQUEST and
+ * PARAMS) is encoded once, from the same options as `request`, and copied
+ * with its id patched per send; its body is framed per send from the text
+ * or the file of the options, a record at a time, so that a body of any
+ * size takes a record or two of memory.  The connections run on one event
+ * loop; latencies go into a histogram of fixed size, so memory does not
+ * grow with the number of requests.
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <linux/sockios.h>
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -31,15 +32,16 @@
 #include "addr.h"
 #include "bench.h"
 #include "cgi.h"
-#include "client.h"
 #include "ev.h"
 #include "fcgi.h"
+#include "reqspec.h"
 #include "util.h"
 
-#define MAX_BODY		(16 * 1024 * 1024)
 #define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
 #define STALL_MS		1000
 #define PROGRESS_MS		1000
+/* Body bytes a connection queues before it waits for the socket. */
+#define BODY_QUEUE		(128 * 1024)
 
 /*
  * Latency histogram, in microseconds: exact below 256, then 128 buckets
@@ -72,13 +74,13 @@ static const char *const error_names[ERR_KINDS] = {
 	"connect", "reset", "timeout", "protocol", "overloaded", "app_status"
 };
 
-/* One request encoded: BEGIN_REQUEST, PARAMS, STDIN, DATA. */
+/* The head of one request encoded: BEGIN_REQUEST and PARAMS. */
 struct request_bytes {
 	uint8_t		*bytes;
 	size_t		 len;
 	size_t		*id_at;		/* offsets of each record's id */
 	size_t		 nid;
-	char		*url;
+	const char	*url;		/* one of bench's urls */
 };
 
 struct slot {
@@ -89,6 +91,13 @@ struct slot {
 	size_t		 head_len;
 	int		 status;
 	int		 counted;	/* sent in the measured period */
+};
+
+/* The body stream a connection is queueing, after a request's head. */
+enum bconn_stream {
+	BS_NONE,	/* none: the next request may be queued */
+	BS_STDIN,
+	BS_DATA
 };
 
 enum bconn_state {
@@ -119,11 +128,21 @@ struct bconn {
 	int			 reserved;
 	int			 reserved_counted;
 	long long		 reserved_intended;
+	/* The request whose body is being queued: its id, the stream and
+	 * how much of it is queued. */
+	uint16_t		 stream_id;
+	enum bconn_stream	 stream;
+	long long		 stream_off;
 };
 
 struct bench {
 	struct addr		 addr;
 	const char		*address;
+	struct request_spec	 spec;
+	const char		*url;		/* the operand */
+	const char		*urls_file;	/* --urls */
+	char			**urls;		/* those of --urls, or url */
+	size_t			 nurls;
 	struct ev		*ev;
 	struct request_bytes	*reqs;
 	size_t			 nreqs;
@@ -156,6 +175,7 @@ struct bench {
 	long long		 last_progress_us;
 	int			 mpx_warned;
 	int			 stalled;
+	int			 failed;	/* an exit status to stop with */
 };
 
 static size_t
@@ -243,18 +263,19 @@ buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
 	return 0;
 }
 
-/* Appends one stream (with its closing empty record) to the request. */
+/* Appends the PARAMS stream (with its closing empty record) to the head. */
 static int
-encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
-    uint8_t type, const uint8_t *data, size_t len)
+encode_params(struct request_bytes *rb, size_t *cap, size_t *idcap,
+    const uint8_t *data, size_t len)
 {
 	uint8_t		 hdr[FCGI_HEADER_LEN], pad[8] = { 0 }, padding;
 	size_t		 chunk, *grown, off = 0;
 
 	for (;;) {
-		chunk = type == FCGI_PARAMS ? fcgi_pairs_chunk(data - off,
-		    len + off, off, FCGI_MAX_PADDED_CONTENT) : len;
-		chunk = fcgi_stream_header(hdr, type, 1, chunk, 0, &padding);
+		chunk = fcgi_pairs_chunk(data - off, len + off, off,
+		    FCGI_MAX_PADDED_CONTENT);
+		chunk = fcgi_stream_header(hdr, FCGI_PARAMS, 1, chunk, 0,
+		    &padding);
 		if (rb->nid == *idcap) {
 			*idcap = *idcap ? *idcap * 2 : 16;
 			if ((grown = reallocarray(rb->id_at, *idcap,
@@ -275,55 +296,10 @@ encode_stream(struct request_bytes *rb, size_t *cap, size_t *idcap,
 	}
 }
 
-/* Reads all of a file (at most MAX_BODY) into memory. */
-static int
-slurp(const char *path, uint8_t **out, size_t *len)
-{
-	size_t	 cap = 0;
-	uint8_t	 buf[65536];
-	ssize_t	 n;
-	int	 fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
-		    open(path, O_RDONLY | O_CLOEXEC);
-
-	*out = NULL;
-	*len = 0;
-	if (fd == -1) {
-		warn("%s", path);
-		return EX_NOINPUT;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			warn("%s", path);
-			goto fail;
-		}
-		if (*len + (size_t)n > MAX_BODY) {
-			warnx("%s: bench sends bodies of at most %d bytes",
-			    path, MAX_BODY);
-			goto fail;
-		}
-		if (buf_append(out, len, &cap, buf, (size_t)n) == -1) {
-			warn("%s", path);
-			goto fail;
-		}
-	}
-	if (fd != STDIN_FILENO)
-		close(fd);
-	return 0;
-fail:
-	if (fd != STDIN_FILENO)
-		close(fd);
-	free(*out);
-	*out = NULL;
-	return EX_NOINPUT;
-}
-
-/* Encodes the request for url; 0 or an exit status (said). */
+/* Encodes the head of the request for url; 0 or an exit status (said). */
 static int
 request_encode(struct request_spec *spec, const char *url, int keep,
-    const uint8_t *body, size_t body_len, const uint8_t *data,
-    size_t data_len, const struct stat *data_st, struct request_bytes *rb)
+    struct request_bytes *rb)
 {
 	struct cgi_env	 env = { 0 };
 	uint8_t		 begin[8], rec[16], *params = NULL;
@@ -331,12 +307,11 @@ request_encode(struct request_spec *spec, const char *url, int keep,
 	int		 rc;
 
 	memset(rb, 0, sizeof(*rb));
-	if ((rc = request_spec_env(spec, url, spec->body ? (long long)body_len :
-	    -1, data_st, &env)) != 0)
+	if ((rc = request_spec_env(spec, url, &env)) != 0)
 		goto done;
 	rc = EX_OSERR;
-	if ((rb->url = strdup(url)) == NULL ||
-	    (params = cgi_env_encode(&env, &plen)) == NULL)
+	rb->url = url;
+	if ((params = cgi_env_encode(&env, &plen)) == NULL)
 		goto done;
 	fcgi_begin_request_body(begin, spec->role, keep ? FCGI_KEEP_CONN : 0);
 	fcgi_record_pack(rec, sizeof(rec), FCGI_BEGIN_REQUEST, 1, begin,
@@ -346,13 +321,7 @@ request_encode(struct request_spec *spec, const char *url, int keep,
 	idcap = 16;
 	rb->id_at[rb->nid++] = 2;
 	if (buf_append(&rb->bytes, &rb->len, &cap, rec, sizeof(rec)) == -1 ||
-	    encode_stream(rb, &cap, &idcap, FCGI_PARAMS, params, plen) == -1)
-		goto done;
-	if (spec->role != FCGI_AUTHORIZER && encode_stream(rb, &cap, &idcap,
-	    FCGI_STDIN, body, body_len) == -1)
-		goto done;
-	if (spec->role == FCGI_FILTER && encode_stream(rb, &cap, &idcap,
-	    FCGI_DATA, data, data_len) == -1)
+	    encode_params(rb, &cap, &idcap, params, plen) == -1)
 		goto done;
 	rc = 0;
 done:
@@ -381,6 +350,7 @@ bconn_close(struct bconn *c, enum bconn_state next)
 		c->slots[i].busy = 0;
 	c->busy = 0;
 	c->wlen = c->rlen = 0;
+	c->stream = BS_NONE;
 	c->state = next;
 }
 
@@ -443,7 +413,25 @@ connect_failed(struct bconn *c)
 	c->reserved = 0;
 }
 
-/* Queues the next request on c; 0, or -1 when none may start. */
+/* Makes room in c's send buffer for len more bytes; 0, or -1. */
+static int
+bconn_room(struct bconn *c, size_t len)
+{
+	uint8_t	*p;
+
+	if (c->wlen + len <= c->wcap)
+		return 0;
+	if ((p = realloc(c->wbuf, c->wlen + len)) == NULL)
+		return -1;
+	c->wbuf = p;
+	c->wcap = c->wlen + len;
+	return 0;
+}
+
+/*
+ * Queues the head of the next request on c, its body to follow; 0, or -1
+ * when none may start.
+ */
 static int
 bconn_issue(struct bconn *c, long long now)
 {
@@ -465,14 +453,8 @@ bconn_issue(struct bconn *c, long long now)
 	if (s == NULL)
 		return -1;
 	rb = &b->reqs[b->next_req];
-	if (c->wlen + rb->len > c->wcap) {
-		size_t	 cap = c->wlen + rb->len;
-
-		if ((p = realloc(c->wbuf, cap)) == NULL)
-			return -1;
-		c->wbuf = p;
-		c->wcap = cap;
-	}
+	if (bconn_room(c, rb->len) == -1)
+		return -1;
 	if (c->reserved) {
 		intended = c->reserved_intended;
 		counted = c->reserved_counted;
@@ -485,6 +467,9 @@ bconn_issue(struct bconn *c, long long now)
 	for (i = 0; i < rb->nid; i++)
 		fcgi_put_be16(p + rb->id_at[i], s->id);
 	c->wlen += rb->len;
+	c->stream_id = s->id;
+	c->stream = b->spec.role == FCGI_AUTHORIZER ? BS_NONE : BS_STDIN;
+	c->stream_off = 0;
 	s->busy = 1;
 	s->start_us = intended;
 	s->head_len = 0;
@@ -517,9 +502,54 @@ bconn_flush(struct bconn *c)
 }
 
 /*
+ * Queues the body of the request that c is sending, a record at a time,
+ * until BODY_QUEUE bytes wait or it is all queued: its STDIN stream, then
+ * a filter's DATA, each closed by an empty record.  0, or -1 when the run
+ * must stop (said, with b->failed set).
+ */
+static int
+bconn_stream(struct bconn *c)
+{
+	struct bench			*b = c->b;
+	const struct request_content	*body;
+	uint8_t				 hdr[FCGI_HEADER_LEN], *rec, padding;
+	size_t				 chunk;
+
+	while (c->stream != BS_NONE && c->wlen < BODY_QUEUE) {
+		body = c->stream == BS_STDIN ? &b->spec.stdin_content :
+		    &b->spec.data_content;
+		chunk = fcgi_stream_header(hdr, c->stream == BS_STDIN ?
+		    FCGI_STDIN : FCGI_DATA, c->stream_id,
+		    (size_t)(body->len - c->stream_off), 0, &padding);
+		if (bconn_room(c, sizeof(hdr) + chunk + padding) == -1) {
+			warn("sending a request");
+			b->failed = EX_OSERR;
+			return -1;
+		}
+		rec = c->wbuf + c->wlen;
+		memcpy(rec, hdr, sizeof(hdr));
+		if (request_content_read(body, c->stream_off,
+		    rec + FCGI_HEADER_LEN, chunk) == -1) {
+			b->failed = EX_IOERR;
+			return -1;
+		}
+		memset(rec + FCGI_HEADER_LEN + chunk, 0, padding);
+		c->wlen += FCGI_HEADER_LEN + chunk + padding;
+		c->stream_off += (long long)chunk;
+		if (chunk == 0) {
+			c->stream = c->stream == BS_STDIN &&
+			    b->spec.role == FCGI_FILTER ? BS_DATA : BS_NONE;
+			c->stream_off = 0;
+		}
+	}
+	return 0;
+}
+
+/*
  * Queues what requests may start on c and sends them at once, so that a
  * request costs no wait for writability and the socket's watch changes
- * only when a send falls short.
+ * only when a send falls short.  A body that waits for room keeps the
+ * next request waiting too, and the socket watched for writability.
  */
 static void
 bconn_fill(struct bconn *c)
@@ -528,13 +558,16 @@ bconn_fill(struct bconn *c)
 
 	if (c->state != BC_OPEN)
 		return;
-	while (bconn_issue(c, now) == 0)
-		if (!c->b->keep)
+	do {
+		if (c->stream == BS_NONE && bconn_issue(c, now) == -1)
 			break;
+		if (bconn_stream(c) == -1)
+			return;
+	} while (c->stream == BS_NONE && c->b->keep);
 	if (bconn_flush(c) == -1)
 		return;
-	if (ev_set(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ? POLLOUT : 0),
-	    bconn_on_io, c) == -1)
+	if (ev_set(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ||
+	    c->stream != BS_NONE ? POLLOUT : 0), bconn_on_io, c) == -1)
 		bconn_fail(c, ERR_RESET);
 }
 
@@ -723,7 +756,11 @@ bconn_on_io(void *arg, int fd, int revents)
 		bconn_fill(c);
 		return;
 	}
-	if ((revents & POLLOUT) && c->wlen > 0) {
+	if ((revents & POLLOUT) && c->stream != BS_NONE) {
+		bconn_fill(c);
+		if (c->state != BC_OPEN || c->b->failed)
+			return;
+	} else if ((revents & POLLOUT) && c->wlen > 0) {
 		if (bconn_flush(c) == -1)
 			return;
 		if (c->wlen == 0)
@@ -931,72 +968,46 @@ json_key_string(const char *key, const char *v)
 		json_string(stdout, v);
 }
 
+/* What the report says, besides the counts that bench keeps. */
+struct totals {
+	uint64_t	 ok;		/* requests that succeeded */
+	uint64_t	 errors;
+	double		 secs;		/* of measurement */
+	double		 rps;
+	/* Latency in milliseconds. */
+	double		 min, mean, p50, p90, p99, p99_9, max;
+};
+
 static void
-report(struct bench *b, double secs, const char *method,
-    const struct request_spec *spec)
+totals_count(const struct bench *b, double secs, struct totals *t)
 {
 	const struct histogram	*h = &b->hist;
-	uint64_t		 errs = 0, ok = 0;
 	size_t			 i;
-	const char		*sep = "";
-	double			 rps;
 
+	memset(t, 0, sizeof(*t));
 	for (i = 0; i < ERR_KINDS; i++)
-		errs += b->errors[i];
+		t->errors += b->errors[i];
 	for (i = 0; i < 1000; i++)
-		ok += b->status[i];
-	rps = secs > 0 ? (double)ok / secs : 0;
-	if (b->json) {
-		printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
-		    (unsigned long long)ok, (unsigned long long)errs);
-		for (i = 0; i < ERR_KINDS; i++)
-			printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
-			    (unsigned long long)b->errors[i]);
-		printf("},\"status\":{");
-		for (i = 0; i < 1000; i++)
-			if (b->status[i] > 0) {
-				printf("%s\"%zu\":%llu", sep, i,
-				    (unsigned long long)b->status[i]);
-				sep = ",";
-			}
-		printf("},\"duration_s\":%.6f,\"rps\":%.3f,\"bytes_in\":%llu,"
-		    "\"bytes_out\":%llu,", secs, rps,
-		    (unsigned long long)b->bytes_in,
-		    (unsigned long long)b->bytes_out);
-		printf("\"latency_ms\":{\"min\":%.3f,\"mean\":%.3f,"
-		    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
-		    "\"max\":%.3f},", (double)h->min / 1000,
-		    h->n ? h->sum / (double)h->n / 1000 : 0.0,
-		    hist_percentile(h, 50) / 1000, hist_percentile(h, 90) / 1000,
-		    hist_percentile(h, 99) / 1000,
-		    hist_percentile(h, 99.9) / 1000, (double)h->max / 1000);
-		printf("\"stalled_connections\":%d,\"settings\":{\"address\":",
-		    b->stalled);
-		json_string(stdout, b->address);
-		printf(",\"urls\":[");
-		for (i = 0; i < b->nreqs; i++) {
-			printf("%s", i ? "," : "");
-			json_string(stdout, b->reqs[i].url);
-		}
-		printf("],\"method\":");
-		json_string(stdout, method);
-		json_strings("headers", spec->headers, spec->url.nheaders);
-		json_strings("params", spec->puts, spec->nputs);
-		json_strings("unset", spec->unsets, spec->nunsets);
-		json_key_string("body", spec->body);
-		json_key_string("docroot", spec->url.docroot);
-		json_key_string("script_name", spec->url.script_name);
-		json_key_string("role", fcgi_role_name(spec->role));
-		json_key_string("data", spec->data);
-		printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
-		    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
-		    "\"rate\":%g,\"timeout_s\":%g}}\n", b->total,
-		    b->duration_s, b->warmup_s, b->nconns, b->inflight,
-		    b->keep ? "true" : "false", b->rate, b->timeout_s);
-		return;
-	}
+		t->ok += b->status[i];
+	t->secs = secs;
+	t->rps = secs > 0 ? (double)t->ok / secs : 0;
+	t->min = (double)h->min / 1000;
+	t->mean = h->n ? h->sum / (double)h->n / 1000 : 0.0;
+	t->p50 = hist_percentile(h, 50) / 1000;
+	t->p90 = hist_percentile(h, 90) / 1000;
+	t->p99 = hist_percentile(h, 99) / 1000;
+	t->p99_9 = hist_percentile(h, 99.9) / 1000;
+	t->max = (double)h->max / 1000;
+}
+
+static void
+report_text(const struct bench *b, const struct totals *t)
+{
+	size_t	 i;
+
 	printf("%llu requests in %.2f s, %.1f req/s, %llu errors\n",
-	    (unsigned long long)ok, secs, rps, (unsigned long long)errs);
+	    (unsigned long long)t->ok, t->secs, t->rps,
+	    (unsigned long long)t->errors);
 	printf("errors:");
 	for (i = 0; i < ERR_KINDS; i++)
 		printf(" %s %llu", error_names[i],
@@ -1008,11 +1019,72 @@ report(struct bench *b, double secs, const char *method,
 	printf("\nbytes: %llu in, %llu out\n", (unsigned long long)b->bytes_in,
 	    (unsigned long long)b->bytes_out);
 	printf("latency ms: min %.3f mean %.3f p50 %.3f p90 %.3f p99 %.3f "
-	    "p99.9 %.3f max %.3f\n", (double)h->min / 1000,
-	    h->n ? h->sum / (double)h->n / 1000 : 0.0,
-	    hist_percentile(h, 50) / 1000, hist_percentile(h, 90) / 1000,
-	    hist_percentile(h, 99) / 1000, hist_percentile(h, 99.9) / 1000,
-	    (double)h->max / 1000);
+	    "p99.9 %.3f max %.3f\n", t->min, t->mean, t->p50, t->p90, t->p99,
+	    t->p99_9, t->max);
+}
+
+/* The "settings" object of the JSON report: every option in effect. */
+static void
+report_json_settings(const struct bench *b)
+{
+	const struct request_spec	*spec = &b->spec;
+	size_t				 i;
+
+	printf("\"settings\":{\"address\":");
+	json_string(stdout, b->address);
+	printf(",\"urls\":[");
+	for (i = 0; i < b->nreqs; i++) {
+		printf("%s", i ? "," : "");
+		json_string(stdout, b->reqs[i].url);
+	}
+	printf("],\"method\":");
+	json_string(stdout, spec->url.method ? spec->url.method :
+	    spec->body ? "POST" : "GET");
+	json_strings("headers", spec->headers, spec->url.nheaders);
+	json_strings("params", spec->puts, spec->nputs);
+	json_strings("unset", spec->unsets, spec->nunsets);
+	json_key_string("body", spec->body);
+	json_key_string("docroot", spec->url.docroot);
+	json_key_string("script_name", spec->url.script_name);
+	json_key_string("role", fcgi_role_name(spec->role));
+	json_key_string("data", spec->data);
+	printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
+	    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
+	    "\"rate\":%g,\"timeout_s\":%g}", b->total, b->duration_s,
+	    b->warmup_s, b->nconns, b->inflight, b->keep ? "true" : "false",
+	    b->rate, b->timeout_s);
+}
+
+/* The report as one JSON object on one line. */
+static void
+report_json(const struct bench *b, const struct totals *t)
+{
+	const char	*sep = "";
+	size_t		 i;
+
+	printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
+	    (unsigned long long)t->ok, (unsigned long long)t->errors);
+	for (i = 0; i < ERR_KINDS; i++)
+		printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
+		    (unsigned long long)b->errors[i]);
+	printf("},\"status\":{");
+	for (i = 0; i < 1000; i++)
+		if (b->status[i] > 0) {
+			printf("%s\"%zu\":%llu", sep, i,
+			    (unsigned long long)b->status[i]);
+			sep = ",";
+		}
+	printf("},\"duration_s\":%.6f,\"rps\":%.3f,\"bytes_in\":%llu,"
+	    "\"bytes_out\":%llu,", t->secs, t->rps,
+	    (unsigned long long)b->bytes_in,
+	    (unsigned long long)b->bytes_out);
+	printf("\"latency_ms\":{\"min\":%.3f,\"mean\":%.3f,"
+	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
+	    "\"max\":%.3f},", t->min, t->mean, t->p50, t->p90, t->p99,
+	    t->p99_9, t->max);
+	printf("\"stalled_connections\":%d,", b->stalled);
+	report_json_settings(b);
+	printf("}\n");
 }
 
 /* Asks FCGI_MPXS_CONNS; 1 when the application says it multiplexes. */
@@ -1127,8 +1199,56 @@ read_urls(const char *path, char ***urls, size_t *n)
 	return 0;
 }
 
-int
-cmd_bench(int argc, char **argv)
+/*
+ * bench's operands, address [url], and what the options mean together.
+ * 0, or -1 after saying why.
+ */
+static int
+bench_operands(int argc, char **argv, struct bench *b)
+{
+	if (argc < 1 || argc > 2 || (b->urls_file != NULL && argc == 2)) {
+		usage_bench(stderr);
+		return -1;
+	}
+	if (b->total > 0 && b->duration_s > 0) {
+		warnx("-n and -D: give one of them");
+		return -1;
+	}
+	if (b->total == 0 && b->duration_s == 0)
+		b->duration_s = 10;
+	if (b->inflight > 1)
+		b->keep = 1;	/* several ids on one connection need it */
+	b->address = argv[0];
+	b->url = argc == 2 ? argv[1] : "/";
+	return 0;
+}
+
+/* A bench with its defaults, or NULL (said). */
+static struct bench *
+bench_new(int argc)
+{
+	struct bench	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		warn("calloc");
+		return NULL;
+	}
+	if (request_spec_init(&b->spec, argc) == -1) {
+		free(b);
+		return NULL;
+	}
+	b->nconns = 1;
+	b->inflight = 1;
+	b->timeout_s = 30;
+	return b;
+}
+
+/*
+ * Takes bench's command line into b.  Returns 0 when the command is to
+ * run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+bench_options(int argc, char **argv, struct bench *b, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -1138,174 +1258,157 @@ cmd_bench(int argc, char **argv)
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct request_spec	 spec;
-	struct bench		*b;
-	struct stat		 st;
-	const char		*urls_file = NULL, *method;
-	char			 err[600], **urls = NULL;
-	uint8_t			*body = NULL, *data = NULL;
-	size_t			 body_len = 0, data_len = 0, nurls = 0, i;
-	long long		 v, now;
-	uint64_t		 errs = 0;
-	double			 secs;
-	int			 ch, rc = EX_USAGE, k;
+	long long	 v;
+	int		 ch;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		warn("calloc");
-		return EX_OSERR;
-	}
-	if (request_spec_init(&spec, argc) == -1) {
-		free(b);
-		return EX_OSERR;
-	}
-	b->nconns = 1;
-	b->inflight = 1;
-	b->timeout_s = 30;
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "c:D:hkm:n:R:t:"
 	    REQUEST_SPEC_OPTSTRING, longopts, NULL)) != -1) {
-		switch (request_spec_option(&spec, ch, optarg)) {
+		switch (request_spec_option(&b->spec, ch, optarg)) {
 		case 1:
 			continue;
 		case -1:
-			goto done;
+			return -1;
 		default:
 			break;
 		}
 		switch (ch) {
 		case 'c':
 			if (opt_count("-c", optarg, 10000, &v) == -1)
-				goto done;
+				return -1;
 			b->nconns = (int)v;
 			break;
 		case 'D':
 			if (opt_number("-D", optarg, 0, 86400,
 			    &b->duration_s) == -1)
-				goto done;
+				return -1;
 			break;
 		case 'h':
 			usage_bench(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 'k':
 			b->keep = 1;
 			break;
 		case 'm':
 			if (opt_count("-m", optarg, 1000, &v) == -1)
-				goto done;
+				return -1;
 			b->inflight = (int)v;
 			break;
 		case 'n':
 			if (opt_count("-n", optarg, LLONG_MAX / 2, &v) == -1)
-				goto done;
+				return -1;
 			b->total = v;
 			break;
 		case 'R':
 			if (opt_number("-R", optarg, 0, 1e7, &b->rate) == -1)
-				goto done;
+				return -1;
 			break;
 		case 't':
 			if (opt_number("-t", optarg, 0, 86400,
 			    &b->timeout_s) == -1)
-				goto done;
+				return -1;
 			break;
 		case OPT_JSON:
 			b->json = 1;
 			break;
 		case OPT_URLS:
-			urls_file = optarg;
+			b->urls_file = optarg;
 			break;
 		case OPT_WARMUP:
 			if (opt_number("--warmup", optarg, 0, 86400,
 			    &b->warmup_s) == -1)
-				goto done;
+				return -1;
 			break;
 		default:
 			usage_bench(stderr);
-			goto done;
+			return -1;
 		}
 	}
-	if (argc - optind < 1 || argc - optind > 2 ||
-	    (urls_file != NULL && argc - optind == 2)) {
-		usage_bench(stderr);
-		goto done;
+	return bench_operands(argc - optind, argv + optind, b);
+}
+
+/* The URLs to ask for: those of --urls FILE, or the one operand. */
+static int
+bench_urls(struct bench *b)
+{
+	if (b->urls_file != NULL)
+		return read_urls(b->urls_file, &b->urls, &b->nurls);
+	if ((b->urls = calloc(1, sizeof(char *))) == NULL ||
+	    (b->urls[0] = strdup(b->url)) == NULL)
+		return EX_OSERR;
+	b->nurls = 1;
+	return 0;
+}
+
+/* The connections, none of them open yet; 0, or EX_OSERR. */
+static int
+bench_connections(struct bench *b)
+{
+	struct bconn	*c;
+	int		 i, k;
+
+	if ((b->ev = ev_new()) == NULL ||
+	    (b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
+		return EX_OSERR;
+	/* All of them closed first, so that bench_free may meet any. */
+	for (i = 0; i < b->nconns; i++) {
+		b->conns[i].b = b;
+		b->conns[i].fd = -1;
 	}
-	if (b->total > 0 && b->duration_s > 0) {
-		warnx("-n and -D: give one of them");
-		goto done;
+	for (i = 0; i < b->nconns; i++) {
+		c = &b->conns[i];
+		if ((c->slots = calloc(b->inflight, sizeof(*c->slots))) ==
+		    NULL || (c->rbuf = malloc(FCGI_MAX_RECORD)) == NULL)
+			return EX_OSERR;
+		for (k = 0; k < b->inflight; k++)
+			c->slots[k].id = (uint16_t)(k + 1);
 	}
-	if (b->total == 0 && b->duration_s == 0)
-		b->duration_s = 10;
-	if (b->inflight > 1)
-		b->keep = 1;	/* several ids on one connection need it */
-	b->address = argv[optind];
+	return 0;
+}
+
+/*
+ * What the run needs: the address, the files of the request options, the
+ * requests encoded, the connections.  Returns 0, or an exit status.
+ */
+static int
+bench_prepare(struct bench *b)
+{
+	char	 err[600];
+	size_t	 i;
+	int	 rc;
+
 	if (addr_parse(b->address, &b->addr, err, sizeof(err)) == -1) {
 		warnx("%s", err);
-		goto done;
+		return EX_USAGE;
 	}
-	if (spec.body != NULL) {
-		if (spec.body[0] == '@') {
-			if ((rc = slurp(spec.body + 1, &body, &body_len)) != 0)
-				goto done;
-		} else {
-			body_len = strlen(spec.body);
-			if ((body = malloc(body_len + 1)) == NULL) {
-				rc = EX_OSERR;
-				goto done;
-			}
-			memcpy(body, spec.body, body_len);
-		}
-	}
-	if (spec.data != NULL) {
-		if ((rc = slurp(spec.data + 1, &data, &data_len)) != 0 ||
-		    stat(spec.data + 1, &st) == -1) {
-			rc = EX_NOINPUT;
-			goto done;
-		}
-	}
-	if (urls_file != NULL) {
-		if ((rc = read_urls(urls_file, &urls, &nurls)) != 0)
-			goto done;
-	} else {
-		if ((urls = calloc(1, sizeof(char *))) == NULL ||
-		    (urls[0] = strdup(argc - optind == 2 ? argv[optind + 1] :
-		    "/")) == NULL) {
-			rc = EX_OSERR;
-			goto done;
-		}
-		nurls = 1;
-	}
-	if ((b->reqs = calloc(nurls, sizeof(*b->reqs))) == NULL) {
-		rc = EX_OSERR;
-		goto done;
-	}
-	for (i = 0; i < nurls; i++)
-		if ((rc = request_encode(&spec, urls[i], b->keep, body,
-		    body_len, data, data_len, spec.data ? &st : NULL,
+	if ((rc = request_spec_open(&b->spec)) != 0 ||
+	    (rc = bench_urls(b)) != 0)
+		return rc;
+	if ((b->reqs = calloc(b->nurls, sizeof(*b->reqs))) == NULL)
+		return EX_OSERR;
+	for (i = 0; i < b->nurls; i++)
+		if ((rc = request_encode(&b->spec, b->urls[i], b->keep,
 		    &b->reqs[b->nreqs++])) != 0)
-			goto done;
+			return rc;
 	if (b->inflight > 1 && !probe_mpxs(b)) {
 		warnx("%s: the application does not say FCGI_MPXS_CONNS=1: "
 		    "going on with -m 1", b->address);
 		b->inflight = 1;
 		b->mpx_warned = 1;
 	}
+	return bench_connections(b);
+}
 
-	rc = EX_OSERR;
-	if ((b->ev = ev_new()) == NULL ||
-	    (b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
-		goto done;
-	for (k = 0; k < b->nconns; k++) {
-		struct bconn	*c = &b->conns[k];
-		int		 j;
+/*
+ * Runs the requests until -n or -D is spent and the answers are in.
+ * Returns 0, or an exit status (said).
+ */
+static int
+bench_loop(struct bench *b)
+{
+	long long	 now;
 
-		c->b = b;
-		c->fd = -1;
-		if ((c->slots = calloc(b->inflight, sizeof(*c->slots))) ==
-		    NULL || (c->rbuf = malloc(FCGI_MAX_RECORD)) == NULL)
-			goto done;
-		for (j = 0; j < b->inflight; j++)
-			c->slots[j].id = (uint16_t)(j + 1);
-	}
 	b->progress = isatty(STDERR_FILENO);
 	b->start_us = now_us();
 	b->t0_us = b->start_us + (long long)(b->warmup_s * 1e6);
@@ -1315,7 +1418,7 @@ cmd_bench(int argc, char **argv)
 		now = now_us();
 		bench_tick(b, now);
 		if (bench_over(b, now))
-			break;
+			return 0;
 		if (b->progress && now - b->last_progress_us >=
 		    PROGRESS_MS * 1000LL) {
 			progress_line(b, now);
@@ -1323,10 +1426,21 @@ cmd_bench(int argc, char **argv)
 		}
 		if (ev_run_once(b->ev, b->rate > 0 ? 1 : 10) == -1) {
 			warn("poll");
-			goto done;
+			return EX_OSERR;
 		}
+		if (b->failed)
+			return b->failed;
 	}
-	now = now_us();
+}
+
+/* Reports the run; returns the exit status it stands for. */
+static int
+bench_status(struct bench *b)
+{
+	struct totals	 t;
+	long long	 now = now_us();
+	int		 k;
+
 	if (b->progress)
 		fputc('\n', stderr);
 	for (k = 0; k < b->nconns && b->keep; k++)
@@ -1334,49 +1448,68 @@ cmd_bench(int argc, char **argv)
 		    b->conns[k].state == BC_OPEN &&
 		    bconn_unread(&b->conns[k]))
 			b->stalled++;
-	secs = (double)((b->total == 0 ? b->end_us : now) - b->t0_us) / 1e6;
-	method = spec.url.method ? spec.url.method : spec.body ? "POST" : "GET";
 	if (b->stalled > 0)
 		warnx("warning: %d of %d connections completed no request: the "
 		    "application accepted them but never answered (with -k, "
 		    "php-fpm and libfcgi serve one connection per process); "
 		    "their requests went to the others", b->stalled,
 		    b->nconns);
-	report(b, secs, method, &spec);
-	for (k = 0; k < ERR_KINDS; k++)
-		errs += b->errors[k];
-	if (errs == 0 && b->done == 0) {
-		warnx("%s: no request completed", b->address);
-		rc = 1;
-	} else if (errs == 0)
-		rc = 0;
-	else if (errs == b->errors[ERR_CONNECT] && b->done == (long long)errs)
-		rc = EX_UNAVAILABLE;
+	totals_count(b, (double)((b->total == 0 ? b->end_us : now) -
+	    b->t0_us) / 1e6, &t);
+	if (b->json)
+		report_json(b, &t);
 	else
-		rc = 1;
-done:
-	if (b->conns != NULL)
-		for (k = 0; k < b->nconns; k++) {
-			if (b->conns[k].fd != -1 && b->ev != NULL)
-				bconn_close(&b->conns[k], BC_IDLE);
-			free(b->conns[k].slots);
-			free(b->conns[k].rbuf);
-			free(b->conns[k].wbuf);
-		}
+		report_text(b, &t);
+	if (t.errors == 0 && b->done == 0) {
+		warnx("%s: no request completed", b->address);
+		return 1;
+	}
+	if (t.errors == 0)
+		return 0;
+	if (t.errors == b->errors[ERR_CONNECT] &&
+	    b->done == (long long)t.errors)
+		return EX_UNAVAILABLE;
+	return 1;
+}
+
+static void
+bench_free(struct bench *b)
+{
+	size_t	 i;
+	int	 k;
+
+	for (k = 0; b->conns != NULL && k < b->nconns; k++) {
+		if (b->conns[k].fd != -1)
+			bconn_close(&b->conns[k], BC_IDLE);
+		free(b->conns[k].slots);
+		free(b->conns[k].rbuf);
+		free(b->conns[k].wbuf);
+	}
 	free(b->conns);
 	for (i = 0; i < b->nreqs; i++) {
 		free(b->reqs[i].bytes);
 		free(b->reqs[i].id_at);
-		free(b->reqs[i].url);
 	}
 	free(b->reqs);
-	for (i = 0; i < nurls; i++)
-		free(urls[i]);
-	free(urls);
-	free(body);
-	free(data);
+	for (i = 0; i < b->nurls; i++)
+		free(b->urls[i]);
+	free(b->urls);
 	ev_free(b->ev);
-	request_spec_free(&spec);
+	request_spec_free(&b->spec);
 	free(b);
+}
+
+int
+cmd_bench(int argc, char **argv)
+{
+	struct bench	*b;
+	int		 rc;
+
+	if ((b = bench_new(argc)) == NULL)
+		return EX_OSERR;
+	if (bench_options(argc, argv, b, &rc) == 0 &&
+	    (rc = bench_prepare(b)) == 0 && (rc = bench_loop(b)) == 0)
+		rc = bench_status(b);
+	bench_free(b);
 	return rc;
 }

@@ -1,8 +1,9 @@
 /*
- * The client side: connect (CGI -> FastCGI), request (a request built from
- * a URL) and values (FCGI_GET_VALUES).  One request per connection, with id
- * 1; the request is sent while the answer is read, so an application that
- * answers before it has read the whole body never deadlocks us.
+ * The client side: connect (CGI -> FastCGI; connect_run serves cgi-fcgi's
+ * -bind form too), request (a request built from a URL) and values
+ * (FCGI_GET_VALUES).  One request per connection, with id 1; the request is
+ * sent while the answer is read, so an application that answers before it
+ * has read the whole body never deadlocks us.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -10,7 +11,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +29,7 @@
 #include "cgi.h"
 #include "client.h"
 #include "fcgi.h"
+#include "reqspec.h"
 #include "util.h"
 
 #define REQUEST_ID	1
@@ -38,10 +38,13 @@
 
 extern char **environ;
 
-/* Where a request stream (STDIN or DATA) takes its bytes from. */
+/*
+ * Where a request stream (STDIN or DATA) takes its bytes from: what -d or
+ * --data gave, or connect's standard input.
+ */
 struct body_source {
-	int		 fd;		/* -1: none, or from buf */
-	const char	*buf;
+	const struct request_content *content;
+	int		 fd;		/* -1: none, or from content */
 	long long	 left;		/* -1: until EOF */
 	long long	 sent;
 	int		 until_eof;
@@ -295,13 +298,14 @@ queue_next_body(struct exchange *x)
 
 	if (src->left >= 0 && (long long)want > src->left)
 		want = (size_t)src->left;
-	if (want == 0 || (src->fd == -1 && src->buf == NULL)) {
+	if (want == 0 || (src->fd == -1 && src->content == NULL)) {
 		end_stream(x);
 		return 0;
 	}
-	if (src->buf != NULL) {
-		memcpy(out_tail(x) + FCGI_HEADER_LEN, src->buf + src->sent,
-		    want);
+	if (src->content != NULL) {
+		if (request_content_read(src->content, src->sent,
+		    out_tail(x) + FCGI_HEADER_LEN, want) == -1)
+			return EX_IOERR;
 		n = (ssize_t)want;
 	} else if ((n = read(src->fd, out_tail(x) + FCGI_HEADER_LEN,
 	    want)) == -1) {
@@ -680,98 +684,149 @@ usage_connect(FILE *f)
 	    "[-p name=value] [-u name] address\n");
 }
 
+/*
+ * Sends the request: env as PARAMS, then x's streams.  Runs it to its
+ * END_REQUEST and returns the exit status that stands for, or another
+ * (said).
+ */
+static int
+exchange_request(struct exchange *x, const char *address,
+    const struct cgi_env *env)
+{
+	uint8_t	*params;
+	int	 rc;
+
+	if ((params = cgi_env_encode(env, &x->params_len)) == NULL) {
+		warn("building the request");
+		return EX_OSERR;
+	}
+	x->params = params;
+	if ((rc = exchange_open(x, address)) == 0) {
+		exchange_begin(x);
+		if ((rc = exchange_run(x)) == 0)
+			rc = end_request_status(x);
+	}
+	x->params = NULL;
+	free(params);
+	return rc;
+}
+
 int
-cmd_connect(int argc, char **argv)
+connect_opts_init(struct connect_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->body_to_eof = 1;
+	if (cgi_env_from_environ(&o->env, environ) == -1) {
+		warn("environment");
+		cgi_env_free(&o->env);
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+void
+connect_opts_free(struct connect_opts *o)
+{
+	cgi_env_free(&o->env);
+}
+
+/*
+ * Takes connect's command line into o: -p and -u change o->env in their
+ * order.  Returns 0 when the command is to run, else -1 with *rc the exit
+ * status (0 after --help).
+ */
+static int
+connect_options(int argc, char **argv, struct connect_opts *o, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cgi_env	 env = { 0 };
-	struct exchange	*x;
-	uint8_t		*params = NULL;
-	const char	*cl, *errstr;
-	size_t		 i;
-	int		 ch, rc = EX_OSERR;
+	int	 ch;
 
-	if ((x = exchange_new()) == NULL)
-		return EX_OSERR;
-	if (cgi_env_from_environ(&env, environ) == -1) {
-		warn("environment");
-		goto done;
-	}
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "+hp:t:u:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_connect(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 'p':
-			if (cgi_env_put(&env, optarg) == -1) {
+			if (cgi_env_put(&o->env, optarg) == -1) {
 				warnx("-p %s: expected NAME=VALUE", optarg);
-				rc = EX_USAGE;
-				goto done;
+				return -1;
 			}
 			break;
 		case 't':
-			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1) {
-				rc = EX_USAGE;
-				goto done;
-			}
+			if (opt_number("-t", optarg, 1, 86400 * 365,
+			    &o->timeout_s) == -1)
+				return -1;
 			break;
 		case 'u':
-			cgi_env_unset(&env, optarg);
+			cgi_env_unset(&o->env, optarg);
 			break;
 		case 'v':
-			x->trace = 1;
+			o->trace = 1;
 			break;
 		default:
 			usage_connect(stderr);
-			rc = EX_USAGE;
-			goto done;
+			return -1;
 		}
 	}
 	if (argc - optind != 1) {
 		usage_connect(stderr);
-		rc = EX_USAGE;
-		goto done;
+		return -1;
 	}
+	o->address = argv[optind];
+	return 0;
+}
 
-	x->in.until_eof = 1;
-	x->in.left = -1;
-	if ((cl = cgi_env_get(&env, "CONTENT_LENGTH")) != NULL && *cl != '\0') {
-		x->in.left = strtonum(cl, 0, LLONG_MAX, &errstr);
+int
+connect_run(const struct connect_opts *o)
+{
+	struct exchange	*x;
+	const char	*cl, *errstr;
+	long long	 left = o->body_to_eof ? -1 : 0;
+	int		 rc;
+
+	if ((cl = cgi_env_get(&o->env, "CONTENT_LENGTH")) != NULL &&
+	    *cl != '\0') {
+		left = strtonum(cl, 0, LLONG_MAX, &errstr);
 		if (errstr != NULL) {
 			warnx("CONTENT_LENGTH \"%s\" is %s", cl, errstr);
-			rc = EX_USAGE;
-			goto done;
+			return EX_USAGE;
 		}
-		x->in.until_eof = 0;
 	}
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	x->timeout_s = o->timeout_s;
+	x->trace = o->trace;
+	x->in.left = left;
+	x->in.until_eof = left == -1;
 	if (!isatty(STDIN_FILENO)) {
 		x->in.fd = STDIN_FILENO;
 		x->in.must_poll = fd_must_poll(STDIN_FILENO);
 	} else
 		x->in.left = 0;
-	if ((params = cgi_env_encode(&env, &i)) == NULL) {
-		warn("encoding the environment");
-		goto done;
-	}
-	x->params = params;
-	x->params_len = i;
 	x->on_stdout = sink_stdout;
-	if ((rc = exchange_open(x, argv[optind])) != 0)
-		goto done;
-	exchange_begin(x);
-	if ((rc = exchange_run(x)) != 0)
-		goto done;
-	rc = end_request_status(x);
-done:
+	rc = exchange_request(x, o->address, &o->env);
 	exchange_close(x);
-	free(params);
-	cgi_env_free(&env);
 	free(x);
+	return rc;
+}
+
+int
+cmd_connect(int argc, char **argv)
+{
+	struct connect_opts	 o;
+	int			 rc;
+
+	if ((rc = connect_opts_init(&o)) != 0)
+		return rc;
+	if (connect_options(argc, argv, &o, &rc) == 0)
+		rc = connect_run(&o);
+	connect_opts_free(&o);
 	return rc;
 }
 
@@ -856,214 +911,27 @@ usage_request(FILE *f)
 	    "\t[-X method] address [url]\n");
 }
 
-/*
- * Opens the body named by -d: "@-" (standard input, copied to a temporary
- * file when it is not a regular file, so that its length is known), "@FILE",
- * or the text itself.  Returns 0 or an exit status.
- */
-static int
-body_open(const char *arg, struct body_source *src, int *owned_fd)
-{
-	struct stat	 st;
-	char		 buf[65536];
-	ssize_t		 n;
-	int		 fd;
-
-	src->until_eof = 0;
-	if (arg[0] != '@') {
-		src->buf = arg;
-		src->left = (long long)strlen(arg);
-		return 0;
-	}
-	if (strcmp(arg, "@-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(arg + 1, O_RDONLY | O_CLOEXEC)) == -1) {
-		warn("%s", arg + 1);
-		return EX_NOINPUT;
-	} else
-		*owned_fd = fd;
-	if (fstat(fd, &st) == -1) {
-		warn("%s", arg + 1);
-		return EX_NOINPUT;
-	}
-	if (S_ISREG(st.st_mode)) {
-		off_t	 pos = lseek(fd, 0, SEEK_CUR);
-
-		src->fd = fd;
-		src->left = (long long)st.st_size - (pos > 0 ? pos : 0);
-		if (src->left < 0)
-			src->left = 0;
-		return 0;
-	}
-	if ((src->fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
-	    0600)) == -1) {
-		warn("temporary file for %s", arg + 1);
-		return EX_OSERR;
-	}
-	*owned_fd = src->fd;
-	src->left = 0;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			warn("reading %s", arg + 1);
-			return EX_IOERR;
-		}
-		if (write_all(src->fd, buf, (size_t)n) == -1) {
-			warn("temporary file for %s", arg + 1);
-			return EX_IOERR;
-		}
-		src->left += n;
-	}
-	if (lseek(src->fd, 0, SEEK_SET) == -1) {
-		warn("temporary file for %s", arg + 1);
-		return EX_OSERR;
-	}
-	return 0;
-}
-
-static int
-role_parse(const char *s, uint16_t *role)
-{
-	if (strcasecmp(s, "responder") == 0)
-		*role = FCGI_RESPONDER;
-	else if (strcasecmp(s, "authorizer") == 0)
-		*role = FCGI_AUTHORIZER;
-	else if (strcasecmp(s, "filter") == 0)
-		*role = FCGI_FILTER;
-	else {
-		warnx("--role %s: expected responder, authorizer or filter", s);
-		return -1;
-	}
-	return 0;
-}
-
-int
-request_spec_init(struct request_spec *spec, int argc)
-{
-	memset(spec, 0, sizeof(*spec));
-	spec->url.content_length = -1;
-	spec->role = FCGI_RESPONDER;
-	if ((spec->headers = calloc(argc, sizeof(char *))) == NULL ||
-	    (spec->puts = calloc(argc, sizeof(char *))) == NULL ||
-	    (spec->unsets = calloc(argc, sizeof(char *))) == NULL) {
-		warn("calloc");
-		request_spec_free(spec);
-		return -1;
-	}
-	spec->url.headers = spec->headers;
-	return 0;
-}
-
-void
-request_spec_free(struct request_spec *spec)
-{
-	free(spec->headers);
-	free(spec->puts);
-	free(spec->unsets);
-	spec->headers = spec->puts = spec->unsets = NULL;
-}
-
-int
-request_spec_option(struct request_spec *spec, int ch, char *arg)
-{
-	switch (ch) {
-	case 'd':
-		spec->body = arg;
-		return 1;
-	case 'H':
-		spec->headers[spec->url.nheaders++] = arg;
-		return 1;
-	case 'p':
-		if (strchr(arg, '=') == NULL || arg[0] == '=') {
-			warnx("-p %s: expected NAME=VALUE", arg);
-			return -1;
-		}
-		spec->puts[spec->nputs++] = arg;
-		return 1;
-	case 'r':
-		spec->url.docroot = arg;
-		spec->url.docroot_given = 1;
-		return 1;
-	case 'u':
-		spec->unsets[spec->nunsets++] = arg;
-		return 1;
-	case 'X':
-		spec->url.method = arg;
-		return 1;
-	case REQUEST_OPT_ROLE:
-		return role_parse(arg, &spec->role) == -1 ? -1 : 1;
-	case REQUEST_OPT_DATA:
-		if (arg[0] != '@') {
-			warnx("--data %s: expected @FILE", arg);
-			return -1;
-		}
-		spec->data = arg;
-		return 1;
-	case REQUEST_OPT_SCRIPT_NAME:
-		spec->url.script_name = arg;
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-int
-request_spec_env(struct request_spec *spec, const char *url,
-    long long content_length, const struct stat *data_st,
-    struct cgi_env *env)
-{
-	char	 err[600], num[32];
-	size_t	 i;
-
-	if (spec->role == FCGI_AUTHORIZER && spec->body != NULL) {
-		warnx("-d: an authorizer is sent no request body");
-		return EX_USAGE;
-	}
-	if ((spec->data != NULL) != (spec->role == FCGI_FILTER)) {
-		warnx(spec->data ? "--data goes with --role filter" :
-		    "--role filter needs --data @FILE");
-		return EX_USAGE;
-	}
-	spec->url.url = url;
-	spec->url.content_length = content_length;
-	if (cgi_env_from_url(env, &spec->url, err, sizeof(err)) == -1) {
-		warnx("%s", err);
-		return EX_USAGE;
-	}
-	if (spec->role == FCGI_AUTHORIZER) {
-		/* FastCGI 1.0, 6.3: an authorizer is not given these. */
-		cgi_env_unset(env, "CONTENT_LENGTH");
-		cgi_env_unset(env, "PATH_INFO");
-		cgi_env_unset(env, "PATH_TRANSLATED");
-		cgi_env_unset(env, "SCRIPT_NAME");
-	}
-	if (data_st != NULL) {
-		snprintf(num, sizeof(num), "%lld", (long long)data_st->st_size);
-		if (cgi_env_setstr(env, "FCGI_DATA_LENGTH", num) == -1)
-			goto nomem;
-		snprintf(num, sizeof(num), "%lld",
-		    (long long)data_st->st_mtime);
-		if (cgi_env_setstr(env, "FCGI_DATA_LAST_MOD", num) == -1)
-			goto nomem;
-	}
-	for (i = 0; i < spec->nputs; i++)
-		if (cgi_env_put(env, spec->puts[i]) == -1)
-			goto nomem;
-	for (i = 0; i < spec->nunsets; i++)
-		cgi_env_unset(env, spec->unsets[i]);
-	return 0;
-nomem:
-	warn("building the request");
-	return EX_OSERR;
-}
+/* What request's command line asks for. */
+struct request_opts {
+	struct request_spec	 spec;
+	const char		*address;
+	const char		*url;
+	double			 timeout_s;	/* 0: none */
+	int			 trace;		/* -v */
+	int			 show_headers;	/* -i */
+	int			 fail;		/* --fail */
+};
 
 enum request_longopt {
 	OPT_FAIL = 256
 };
 
-int
-cmd_request(int argc, char **argv)
+/*
+ * Takes request's command line into o.  Returns 0 when the command is to
+ * run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+request_options(int argc, char **argv, struct request_opts *o, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -1071,125 +939,130 @@ cmd_request(int argc, char **argv)
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct request_spec	 spec;
-	struct cgi_env		 env = { 0 };
-	struct response_sink	*sink = NULL;
-	struct exchange		*x = NULL;
-	struct stat		 st;
-	uint8_t			*params = NULL;
-	size_t			 len;
-	int			 ch, rc = EX_USAGE, body_fd = -1;
-	int			 data_fd = -1;
+	int	 ch;
 
-	if (request_spec_init(&spec, argc) == -1)
-		return EX_OSERR;
-	if ((x = exchange_new()) == NULL ||
-	    (sink = calloc(1, sizeof(*sink))) == NULL) {
-		warn("calloc");
-		rc = EX_OSERR;
-		goto done;
-	}
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "hit:v" REQUEST_SPEC_OPTSTRING,
 	    longopts, NULL)) != -1) {
-		switch (request_spec_option(&spec, ch, optarg)) {
+		switch (request_spec_option(&o->spec, ch, optarg)) {
 		case 1:
 			continue;
 		case -1:
-			goto done;
+			return -1;
 		default:
 			break;
 		}
 		switch (ch) {
 		case 'h':
 			usage_request(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 'i':
-			sink->show_headers = 1;
+			o->show_headers = 1;
 			break;
 		case 't':
-			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1)
-				goto done;
+			if (opt_number("-t", optarg, 1, 86400 * 365,
+			    &o->timeout_s) == -1)
+				return -1;
 			break;
 		case 'v':
-			x->trace = 1;
+			o->trace = 1;
 			break;
 		case OPT_FAIL:
-			sink->fail = 1;
+			o->fail = 1;
 			break;
 		default:
 			usage_request(stderr);
-			goto done;
+			return -1;
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2) {
 		usage_request(stderr);
-		goto done;
+		return -1;
 	}
-	x->role = spec.role;
-	if (spec.body != NULL &&
-	    (rc = body_open(spec.body, &x->in, &body_fd)) != 0)
-		goto done;
-	if (spec.data != NULL) {
-		if ((data_fd = open(spec.data + 1, O_RDONLY | O_CLOEXEC)) ==
-		    -1 || fstat(data_fd, &st) == -1) {
-			warn("%s", spec.data + 1);
-			rc = EX_NOINPUT;
-			goto done;
-		}
-		x->data.fd = data_fd;
-		x->data.left = (long long)st.st_size;
-	}
-	if ((rc = request_spec_env(&spec, argc - optind == 2 ?
-	    argv[optind + 1] : "/", spec.body ? x->in.left : -1,
-	    spec.data ? &st : NULL, &env)) != 0)
-		goto done;
-	if ((params = cgi_env_encode(&env, &len)) == NULL) {
-		warn("building the request");
-		rc = EX_OSERR;
-		goto done;
-	}
-	x->params = params;
-	x->params_len = len;
-	x->on_stdout = sink_response;
-	x->sink_arg = sink;
-	if ((rc = exchange_open(x, argv[optind])) != 0)
-		goto done;
-	exchange_begin(x);
-	if ((rc = exchange_run(x)) != 0)
-		goto done;
-	if ((rc = end_request_status(x)) != 0)
-		goto done;
+	o->address = argv[optind];
+	o->url = argc - optind == 2 ? argv[optind + 1] : "/";
+	return 0;
+}
+
+/*
+ * The exit status of a request whose END_REQUEST said 0: what its answer's
+ * CGI header block says (said).
+ */
+static int
+response_status(struct exchange *x, struct response_sink *sink)
+{
 	if (!sink->head_done) {
 		if (sink->head_len == 0 && x->role == FCGI_AUTHORIZER)
-			goto done;
-		warnx("%s: %s", argv[optind], sink->head_len == 0 ?
+			return 0;
+		warnx("%s: %s", x->addr, sink->head_len == 0 ?
 		    "empty answer: no CGI headers" :
 		    "the answer ended inside its CGI headers");
 		if (sink_stdout(x, sink->head, sink->head_len) != 0)
-			rc = EX_IOERR;
-		else
-			rc = EX_PROTOCOL;
-	} else if (sink->malformed)
-		rc = EX_PROTOCOL;
-	else if (sink->failed) {
-		warnx("%s: the application answered status %d", argv[optind],
-		    sink->resp.status);
-		rc = EXIT_FAIL_STATUS;
+			return EX_IOERR;
+		return EX_PROTOCOL;
 	}
-done:
+	if (sink->malformed)
+		return EX_PROTOCOL;
+	if (sink->failed) {
+		warnx("%s: the application answered status %d", x->addr,
+		    sink->resp.status);
+		return EXIT_FAIL_STATUS;
+	}
+	return 0;
+}
+
+/* Sends the request that o describes and prints its answer. */
+static int
+request_run(struct request_opts *o)
+{
+	struct cgi_env		 env = { 0 };
+	struct response_sink	*sink;
+	struct exchange		*x;
+	int			 rc;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	if ((sink = calloc(1, sizeof(*sink))) == NULL) {
+		warn("calloc");
+		free(x);
+		return EX_OSERR;
+	}
+	sink->show_headers = o->show_headers;
+	sink->fail = o->fail;
+	x->timeout_s = o->timeout_s;
+	x->trace = o->trace;
+	x->role = o->spec.role;
+	x->in.content = &o->spec.stdin_content;
+	x->in.left = o->spec.stdin_content.len;
+	x->data.content = &o->spec.data_content;
+	x->data.left = o->spec.data_content.len;
+	x->on_stdout = sink_response;
+	x->sink_arg = sink;
+	if ((rc = request_spec_env(&o->spec, o->url, &env)) == 0 &&
+	    (rc = exchange_request(x, o->address, &env)) == 0)
+		rc = response_status(x, sink);
 	exchange_close(x);
-	if (body_fd != -1)
-		close(body_fd);
-	if (data_fd != -1)
-		close(data_fd);
-	free(params);
 	cgi_env_free(&env);
-	request_spec_free(&spec);
-	if (sink != NULL)
-		free(sink->head);
+	free(sink->head);
 	free(sink);
 	free(x);
+	return rc;
+}
+
+int
+cmd_request(int argc, char **argv)
+{
+	struct request_opts	 o;
+	int			 rc;
+
+	memset(&o, 0, sizeof(o));
+	if (request_spec_init(&o.spec, argc) == -1)
+		return EX_OSERR;
+	if (request_options(argc, argv, &o, &rc) == 0 &&
+	    (rc = request_spec_open(&o.spec)) == 0)
+		rc = request_run(&o);
+	request_spec_free(&o.spec);
 	return rc;
 }
 
@@ -1231,48 +1104,60 @@ values_print(struct exchange *x, const struct fcgi_record *rec)
 	return 0;
 }
 
-int
-cmd_values(int argc, char **argv)
+/*
+ * Takes values' command line into x.  Returns 0 when the command is to
+ * run, else -1 with *rc the exit status (0 after --help).
+ */
+static int
+values_options(int argc, char **argv, struct exchange *x, int *rc)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static const char *const names[] = {
-		"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"
-	};
-	struct exchange		*x;
-	uint8_t			 pairs[64];
-	size_t			 len = 0, i;
-	int			 ch, rc = EX_USAGE;
+	int	 ch;
 
-	if ((x = exchange_new()) == NULL)
-		return EX_OSERR;
-	x->timeout_s = 5;
+	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "+ht:v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_values(stdout);
-			rc = 0;
-			goto done;
+			*rc = 0;
+			return -1;
 		case 't':
-			if (opt_number("-t", optarg, 1, 86400 * 365, &x->timeout_s) == -1)
-				goto done;
+			if (opt_number("-t", optarg, 1, 86400 * 365,
+			    &x->timeout_s) == -1)
+				return -1;
 			break;
 		case 'v':
 			x->trace = 1;
 			break;
 		default:
 			usage_values(stderr);
-			goto done;
+			return -1;
 		}
 	}
 	if (argc - optind != 1) {
 		usage_values(stderr);
-		goto done;
+		return -1;
 	}
-	if ((rc = exchange_open(x, argv[optind])) != 0)
-		goto done;
+	x->addr = argv[optind];
+	return 0;
+}
+
+/* Asks x->addr for the values the specification names, prints them. */
+static int
+values_run(struct exchange *x)
+{
+	static const char *const names[] = {
+		"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"
+	};
+	uint8_t	 pairs[64];
+	size_t	 len = 0, i;
+	int	 rc;
+
+	if ((rc = exchange_open(x, x->addr)) != 0)
+		return rc;
 	/* Not a request: the one record replaces BEGIN_REQUEST. */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		len += fcgi_nv_pack(pairs + len, sizeof(pairs) - len, names[i],
@@ -1284,8 +1169,20 @@ cmd_values(int argc, char **argv)
 	x->on_management = values_print;
 	if (x->trace)
 		trace_sent(x->out, x->out_len);
-	rc = exchange_run(x);
-done:
+	return exchange_run(x);
+}
+
+int
+cmd_values(int argc, char **argv)
+{
+	struct exchange	*x;
+	int		 rc;
+
+	if ((x = exchange_new()) == NULL)
+		return EX_OSERR;
+	x->timeout_s = 5;
+	if (values_options(argc, argv, x, &rc) == 0)
+		rc = values_run(x);
 	exchange_close(x);
 	free(x);
 	return rc;

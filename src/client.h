@@ -1,10 +1,6 @@
 #ifndef CLIENT_H
 #define CLIENT_H
 
-#include <sys/stat.h>
-
-#include <stdint.h>
-
 #include "cgi.h"
 
 /* Each takes argv from the command name on and returns the exit status. */
@@ -13,44 +9,25 @@ int	 cmd_request(int, char **);
 int	 cmd_values(int, char **);
 
 /*
- * The options that describe a request built from a URL, shared by request
- * and bench: -d -H -p -r -u -X --role --data --script-name.
+ * What connect sends, and where: env as the request's PARAMS, and standard
+ * input as its body: CONTENT_LENGTH bytes of it, or when env has none, all
+ * of it (body_to_eof) or nothing, as a CGI has.
  */
-struct request_spec {
-	struct cgi_url_request	 url;
-	char			**headers;
-	char			**puts;
-	size_t			 nputs;
-	char			**unsets;
-	size_t			 nunsets;
-	const char		*body;		/* -d */
-	const char		*data;		/* --data @FILE */
-	uint16_t		 role;
+struct connect_opts {
+	const char	*address;
+	struct cgi_env	 env;
+	double		 timeout_s;	/* 0: none */
+	int		 trace;		/* -v */
+	int		 body_to_eof;
 };
 
-#define REQUEST_SPEC_OPTSTRING	"d:H:p:r:u:X:"
-enum request_spec_longopt {
-	REQUEST_OPT_ROLE = 512,
-	REQUEST_OPT_DATA,
-	REQUEST_OPT_SCRIPT_NAME
-};
-#define REQUEST_SPEC_LONGOPTS \
-	{ "role", required_argument, NULL, REQUEST_OPT_ROLE }, \
-	{ "data", required_argument, NULL, REQUEST_OPT_DATA }, \
-	{ "script-name", required_argument, NULL, REQUEST_OPT_SCRIPT_NAME }
-
-/* Room for argc options of each kind; 0, or -1 (said) when out of memory. */
-int	 request_spec_init(struct request_spec *, int argc);
-void	 request_spec_free(struct request_spec *);
-/* 1 when the option is one of the spec's, 0 when not, -1 when bad (said). */
-int	 request_spec_option(struct request_spec *, int ch, char *arg);
 /*
- * Builds the request's environment for url into env: content_length -1
- * for no body; data_st the FILTER data file's stat, or NULL.  Returns 0,
- * or an exit status (said).
+ * connect's defaults, with env taken from our environment; 0, or an exit
+ * status (said).
  */
-int	 request_spec_env(struct request_spec *, const char *url,
-	    long long content_length, const struct stat *data_st,
-	    struct cgi_env *);
+int	 connect_opts_init(struct connect_opts *);
+void	 connect_opts_free(struct connect_opts *);
+/* Runs the request; returns the exit status (said). */
+int	 connect_run(const struct connect_opts *);
 
 #endif /* CLIENT_H */

@@ -6,6 +6,7 @@
 #include <sysexits.h>
 
 #include "bench.h"
+#include "cgifcgi.h"
 #include "client.h"
 #include "serve.h"
 #include "spawn.h"

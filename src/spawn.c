@@ -1,9 +1,9 @@
 /*
  * Starting FastCGI applications on a listening socket: the spawn command
- * (what spawn-fcgi is used for) and the cgi-fcgi command line, whose
- * -start form is the same job.  An application finds the socket on its
- * fd 0 (FCGI_LISTENSOCK_FILENO) and accepts on it itself; when several
- * copies share it, the kernel gives each connection to one of them.
+ * (what spawn-fcgi is used for), and spawn_run for cgi-fcgi's -start form,
+ * which is the same job.  An application finds the socket on its fd 0
+ * (FCGI_LISTENSOCK_FILENO) and accepts on it itself; when several copies
+ * share it, the kernel gives each connection to one of them.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -31,17 +31,14 @@
 #include <bsd/unistd.h>
 
 #include "addr.h"
-#include "client.h"
 #include "spawn.h"
 #include "util.h"
 
-#define MAX_CHILDREN		1024
 #define STOP_GRACE_MS		5000	/* from SIGTERM to SIGKILL */
 #define EARLY_EXIT_MS		200	/* spawn watches new children this long */
 #define HEALTHY_MS		10000	/* a child this old restarts at once */
 #define BACKOFF_FIRST_MS	500
 #define BACKOFF_MAX_MS		30000
-#define CMD_FILE_MAX		65536	/* a cgi-fcgi -f file is a line or two */
 
 extern char **environ;
 
@@ -52,21 +49,10 @@ struct child {
 	int		 backoff_ms;
 };
 
+/* One run of spawn_run: its options, and what it holds while it runs. */
 struct spawn {
-	struct addr	 addr;
-	int		 inherited;	/* no address: the socket we were given */
-	char		 path[PATH_MAX];	/* what is executed */
-	char	       **argv;
-	int		 n;
-	int		 foreground;	/* -F: supervise instead of exiting */
-	int		 check_early;
-	const char	*pidfile;
-	mode_t		 mode;
-	uid_t		 sock_uid;
-	gid_t		 sock_gid;
-	struct credentials creds;	/* the children's */
-
-	struct addr_listener listener;
+	const struct spawn_opts	*o;
+	struct addr_listener	 listener;
 	struct pidfh	*pfh;
 	pid_t		 self;
 	struct child	*kids;
@@ -158,13 +144,14 @@ resolve_app(const char *name, int search, char *out, size_t outlen)
 static void __attribute__((noreturn))
 child_exec(const struct spawn *sp, int report_fd)
 {
+	const struct spawn_opts	*o = sp->o;
 	struct exec_failure	 f;
 	sigset_t		 none;
 	int			 null;
 
 	/* Detached children must outlive our session and terminal. */
 	f.step = "setsid";
-	if (!sp->foreground && setsid() == -1)
+	if (!o->foreground && setsid() == -1)
 		goto fail;
 
 	/* We ignore SIGPIPE and, under -F, block signals: they do not. */
@@ -178,7 +165,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	/* dup2 onto itself keeps FD_CLOEXEC: clear it in every case. */
 	if (fcntl(0, F_SETFD, 0) == -1)
 		goto fail;
-	if (!sp->foreground) {
+	if (!o->foreground) {
 		if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 		    dup2(null, 1) == -1 || dup2(null, 2) == -1)
 			goto fail;
@@ -190,7 +177,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	}
 	closefrom(4);
 
-	if ((f.step = credentials_apply(&sp->creds)) != NULL)
+	if ((f.step = credentials_apply(&o->creds)) != NULL)
 		goto fail;
 
 	/*
@@ -198,7 +185,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	 * Set after setuid, which clears it.
 	 */
 	f.step = "prctl";
-	if (sp->foreground) {
+	if (o->foreground) {
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 			goto fail;
 		if (getppid() != sp->self)
@@ -206,7 +193,7 @@ child_exec(const struct spawn *sp, int report_fd)
 	}
 
 	f.step = "exec";
-	execve(sp->path, sp->argv, environ);
+	execve(o->path, o->argv, environ);
 fail:
 	f.error = errno;
 	while (write(report_fd, &f, sizeof(f)) == -1 && errno == EINTR)
@@ -222,19 +209,18 @@ fail:
 static pid_t
 start_child(const struct spawn *sp, char *err, size_t errlen)
 {
+	const char		*app = sp->o->argv[0];
 	struct exec_failure	 f;
 	ssize_t			 got;
 	pid_t			 pid;
 	int			 report[2], status;
 
 	if (pipe2(report, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "%s: pipe: %s", sp->argv[0],
-		    strerror(errno));
+		snprintf(err, errlen, "%s: pipe: %s", app, strerror(errno));
 		return -1;
 	}
 	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "%s: fork: %s", sp->argv[0],
-		    strerror(errno));
+		snprintf(err, errlen, "%s: fork: %s", app, strerror(errno));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -248,11 +234,11 @@ start_child(const struct spawn *sp, char *err, size_t errlen)
 	if (got == 0)
 		return pid;
 	if (got == (ssize_t)sizeof(f))
-		snprintf(err, errlen, "%s: %s: %s", sp->argv[0], f.step,
+		snprintf(err, errlen, "%s: %s: %s", app, f.step,
 		    strerror(f.error));
 	else
 		snprintf(err, errlen, "%s: no word from the new process: %s",
-		    sp->argv[0], got == -1 ? strerror(errno) : "short read");
+		    app, got == -1 ? strerror(errno) : "short read");
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		continue;
@@ -268,7 +254,7 @@ find_child(struct spawn *sp, pid_t pid)
 {
 	int	 i;
 
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (sp->kids[i].pid == pid)
 			return &sp->kids[i];
 	return NULL;
@@ -302,7 +288,7 @@ reap_quietly(struct spawn *sp)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		if ((c = find_child(sp, pid)) != NULL)
 			c->pid = 0;
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (sp->kids[i].pid > 0)
 			left++;
 	return left;
@@ -321,14 +307,14 @@ stop_children(struct spawn *sp)
 
 	if (sp->kids == NULL)
 		return;
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (sp->kids[i].pid > 0)
 			kill(sp->kids[i].pid, SIGTERM);
 	while (reap_quietly(sp) > 0) {
 		if (now_ms() >= deadline) {
 			if (killed)
 				break;
-			for (i = 0; i < sp->n; i++)
+			for (i = 0; i < sp->o->n; i++)
 				if (sp->kids[i].pid > 0)
 					kill(sp->kids[i].pid, SIGKILL);
 			killed = 1;
@@ -359,7 +345,7 @@ early_exits(struct spawn *sp)
 			c->pid = 0;
 			status_text(status, how, sizeof(how));
 			warnx("%s: pid %ld %s right after it started",
-			    sp->argv[0], (long)pid, how);
+			    sp->o->argv[0], (long)pid, how);
 			return EX_UNAVAILABLE;
 		}
 		if (now_ms() >= deadline)
@@ -382,25 +368,26 @@ schedule_restart(struct child *c, long long now)
 }
 
 /*
- * Keeps sp->n children running until SIGTERM, SIGINT or SIGHUP (all of
+ * Keeps the o->n children running until SIGTERM, SIGINT or SIGHUP (all of
  * them blocked by the caller, with SIGCHLD, and taken here with
  * sigtimedwait), then stops them.  Returns the exit status, 0.
  */
 static int
 supervise(struct spawn *sp, const sigset_t *sigs)
 {
-	struct timespec	 ts;
-	struct child	*c;
-	long long	 now, next;
-	pid_t		 pid;
-	char		 how[96], err[700];
-	int		 i, sig, status;
+	const struct spawn_opts	*o = sp->o;
+	struct timespec		 ts;
+	struct child		*c;
+	long long		 now, next;
+	pid_t			 pid;
+	char			 how[96], err[700];
+	int			 i, sig, status;
 
 	for (;;) {
 		now = now_ms();
 		/* Once a second at least, so reaping never hangs on a signal. */
 		next = now + 1000;
-		for (i = 0; i < sp->n; i++)
+		for (i = 0; i < o->n; i++)
 			if (sp->kids[i].pid == 0 && sp->kids[i].restart_ms < next)
 				next = sp->kids[i].restart_ms;
 		if (next < now)
@@ -409,8 +396,8 @@ supervise(struct spawn *sp, const sigset_t *sigs)
 		ts.tv_nsec = (next - now) % 1000 * 1000000L;
 		sig = sigtimedwait(sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-			warnx("%s: stopping %d processes on SIG%s", sp->argv[0],
-			    sp->n, sigabbrev_np(sig));
+			warnx("%s: stopping %d processes on SIG%s", o->argv[0],
+			    o->n, sigabbrev_np(sig));
 			break;
 		}
 
@@ -422,11 +409,11 @@ supervise(struct spawn *sp, const sigset_t *sigs)
 			schedule_restart(c, now);
 			status_text(status, how, sizeof(how));
 			warnx("%s: pid %ld %s; starting it again in %.1f s",
-			    sp->argv[0], (long)pid, how, c->backoff_ms / 1000.0);
+			    o->argv[0], (long)pid, how, c->backoff_ms / 1000.0);
 		}
 
 		now = now_ms();
-		for (i = 0; i < sp->n; i++) {
+		for (i = 0; i < o->n; i++) {
 			c = &sp->kids[i];
 			if (c->pid != 0 || c->restart_ms > now)
 				continue;
@@ -452,7 +439,7 @@ write_child_pids(struct spawn *sp)
 
 	if (ftruncate(fd, 0) == -1)
 		return -1;
-	for (i = 0; i < sp->n; i++)
+	for (i = 0; i < sp->o->n; i++)
 		if (dprintf(fd, "%ld\n", (long)sp->kids[i].pid) < 0)
 			return -1;
 	return 0;
@@ -466,12 +453,13 @@ write_child_pids(struct spawn *sp)
 static int
 open_listener(struct spawn *sp)
 {
-	char	 err[600];
-	int	 flags;
+	const struct spawn_opts	*o = sp->o;
+	char			 err[600];
+	int			 flags;
 
-	if (addr_listener_open(&sp->listener, sp->inherited ? NULL : &sp->addr,
-	    sp->mode, sp->sock_uid, sp->sock_gid, err, sizeof(err)) == -1) {
-		if (sp->inherited) {
+	if (addr_listener_open(&sp->listener, o->inherited ? NULL : &o->addr,
+	    o->mode, o->sock_uid, o->sock_gid, err, sizeof(err)) == -1) {
+		if (o->inherited) {
 			warnx("spawn: %s", err);
 			return EX_USAGE;
 		}
@@ -480,90 +468,111 @@ open_listener(struct spawn *sp)
 	}
 	if ((flags = fcntl(sp->listener.fd, F_GETFL)) == -1 ||
 	    fcntl(sp->listener.fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		warn("%s: fcntl", sp->inherited ? "inherited socket" :
-		    sp->addr.text);
+		warn("%s: fcntl", o->inherited ? "inherited socket" :
+		    o->addr.text);
 		return EX_OSERR;
 	}
 	return 0;
 }
 
 /*
- * Creates the socket, starts sp->n children on it and, with -F, keeps
- * them running until told to stop; without, leaves them running, detached,
- * and returns.  Returns the exit status.
+ * What a run needs before its first child: standard descriptors, the
+ * socket, the pidfile and, with -F, the signals it waits for blocked.
+ * Returns 0 or an exit status (said).
  */
 static int
-spawn_run(struct spawn *sp)
+spawn_open(struct spawn *sp, sigset_t *sigs)
 {
-	sigset_t	 sigs;
-	pid_t		 other;
-	char		 err[700];
-	int		 i, rc, keep = 0;
+	const struct spawn_opts	*o = sp->o;
+	pid_t			 other;
+	int			 rc;
 
-	sp->self = getpid();
-	sp->listener.fd = -1;
 	if (std_fds_open() == -1) {
 		warn("/dev/null");
 		return EX_OSERR;
 	}
-	if ((sp->kids = calloc(sp->n, sizeof(*sp->kids))) == NULL) {
+	if ((sp->kids = calloc(o->n, sizeof(*sp->kids))) == NULL) {
 		warn("spawn");
 		return EX_OSERR;
 	}
 	if ((rc = open_listener(sp)) != 0)
-		goto done;
-	if (sp->pidfile != NULL &&
-	    (sp->pfh = pidfile_open(sp->pidfile, 0644, &other)) == NULL) {
+		return rc;
+	if (o->pidfile != NULL &&
+	    (sp->pfh = pidfile_open(o->pidfile, 0644, &other)) == NULL) {
 		if (errno == EEXIST)
-			warnx("%s: already in use by pid %ld", sp->pidfile,
+			warnx("%s: already in use by pid %ld", o->pidfile,
 			    (long)other);
 		else
-			warn("%s", sp->pidfile);
-		rc = EX_CANTCREAT;
-		goto done;
+			warn("%s", o->pidfile);
+		return EX_CANTCREAT;
 	}
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGCHLD);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	if (o->foreground && sigprocmask(SIG_BLOCK, sigs, NULL) == -1) {
+		warn("sigprocmask");
+		return EX_OSERR;
+	}
+	return 0;
+}
 
-	if (sp->foreground) {
-		sigemptyset(&sigs);
-		sigaddset(&sigs, SIGCHLD);
-		sigaddset(&sigs, SIGTERM);
-		sigaddset(&sigs, SIGINT);
-		sigaddset(&sigs, SIGHUP);
-		if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1) {
-			warn("sigprocmask");
-			rc = EX_OSERR;
-			goto done;
-		}
-	}
-	for (i = 0; i < sp->n; i++) {
+/* Starts the o->n children; 0, or EX_OSERR (said). */
+static int
+start_children(struct spawn *sp)
+{
+	char	 err[700];
+	int	 i;
+
+	for (i = 0; i < sp->o->n; i++) {
 		sp->kids[i].started_ms = now_ms();
 		if ((sp->kids[i].pid = start_child(sp, err, sizeof(err))) ==
 		    -1) {
 			sp->kids[i].pid = 0;
 			warnx("%s", err);
-			rc = EX_OSERR;
-			goto done;
+			return EX_OSERR;
 		}
 	}
+	return 0;
+}
 
-	if (sp->foreground) {
-		if (sp->pfh != NULL && pidfile_write(sp->pfh) == -1) {
-			warn("%s", sp->pidfile);
-			rc = EX_CANTCREAT;
-			goto done;
-		}
-		rc = supervise(sp, &sigs);
-		goto done;
-	}
-	if (sp->check_early && (rc = early_exits(sp)) != 0)
-		goto done;
+/*
+ * Leaves the children running, detached, once none has ended at once, and
+ * writes their pids to the pidfile.  Returns 0 or an exit status (said).
+ */
+static int
+spawn_detach(struct spawn *sp)
+{
+	int	 rc;
+
+	if (sp->o->check_early && (rc = early_exits(sp)) != 0)
+		return rc;
 	if (sp->pfh != NULL && write_child_pids(sp) == -1) {
-		warn("%s", sp->pidfile);
-		rc = EX_CANTCREAT;
-		goto done;
+		warn("%s", sp->o->pidfile);
+		return EX_CANTCREAT;
 	}
-	keep = 1;
-done:
+	return 0;
+}
+
+/* -F: writes our pid to the pidfile and supervises the children. */
+static int
+spawn_foreground(struct spawn *sp, const sigset_t *sigs)
+{
+	if (sp->pfh != NULL && pidfile_write(sp->pfh) == -1) {
+		warn("%s", sp->o->pidfile);
+		return EX_CANTCREAT;
+	}
+	return supervise(sp, sigs);
+}
+
+/*
+ * Ends a run: unless its children are to keep running, stops them and
+ * removes the socket file and the pidfile.
+ */
+static void
+spawn_close(struct spawn *sp, int keep)
+{
 	if (!keep) {
 		stop_children(sp);
 		if (sp->listener.unix_path[0] != '\0')
@@ -576,6 +585,27 @@ done:
 		close(sp->listener.fd);
 	free(sp->kids);
 	sp->kids = NULL;
+}
+
+int
+spawn_run(const struct spawn_opts *o)
+{
+	struct spawn	 sp;
+	sigset_t	 sigs;
+	int		 rc, keep = 0;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.o = o;
+	sp.self = getpid();
+	sp.listener.fd = -1;
+	if ((rc = spawn_open(&sp, &sigs)) == 0 &&
+	    (rc = start_children(&sp)) == 0) {
+		if (o->foreground)
+			rc = spawn_foreground(&sp, &sigs);
+		else
+			keep = (rc = spawn_detach(&sp)) == 0;
+	}
+	spawn_close(&sp, keep);
 	return rc;
 }
 
@@ -585,15 +615,16 @@ done:
  * The application gets the list with commas alone: libfcgi and php-cgi
  * split it at commas and read no blanks, so that of "a, b" they would drop
  * b.  A list of no address is refused, as they disagree on what it means
- * (libfcgi: any peer; php-cgi: none).  Returns 0, or an exit status after
- * saying why.
+ * (libfcgi: any peer; php-cgi: none).  Returns 0 with the list as the
+ * application gets it in *canonical (which the caller frees), or an exit
+ * status after saying why.
  */
 static int
-set_web_server_addrs(const char *list)
+web_server_addrs(const char *list, char **canonical)
 {
 	struct sockaddr_storage	*allowed;
 	size_t			 nallowed;
-	char			 err[600], *canonical = NULL;
+	char			 err[600];
 	int			 rc = 0;
 
 	if (addr_allowlist_parse(list, &allowed, &nallowed, err,
@@ -604,12 +635,11 @@ set_web_server_addrs(const char *list)
 	if (nallowed == 0) {
 		warnx("-a: no IP address in \"%s\"", list);
 		rc = EX_USAGE;
-	} else if ((canonical = addr_allowlist_format(allowed, nallowed)) ==
-	    NULL || setenv("FCGI_WEB_SERVER_ADDRS", canonical, 1) == -1) {
+	} else if ((*canonical = addr_allowlist_format(allowed, nallowed)) ==
+	    NULL) {
 		warn("-a");
 		rc = EX_OSERR;
 	}
-	free(canonical);
 	free(allowed);
 	return rc;
 }
@@ -623,374 +653,169 @@ usage_spawn(FILE *f)
 	    "-- app [arg ...]\n");
 }
 
+void
+spawn_opts_init(struct spawn_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->n = 1;
+	o->sock_uid = (uid_t)-1;
+	o->sock_gid = (gid_t)-1;
+	/* With neither user nor group, nothing to look up and nothing held. */
+	(void)credentials_resolve(NULL, NULL, &o->creds);
+}
+
 int
-cmd_spawn(int argc, char **argv)
+spawn_find_app(struct spawn_opts *o, int search)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct spawn	 sp;
-	struct passwd	*pw;
-	const char	*errstr, *address = NULL;
-	const char	*user = NULL, *group = NULL;
-	char		 err[600];
-	int		 ch, rc;
-
-	memset(&sp, 0, sizeof(sp));
-	sp.n = 1;
-	sp.check_early = 1;
-	sp.sock_uid = (uid_t)-1;
-	sp.sock_gid = (gid_t)-1;
-	while ((ch = getopt_long(argc, argv, "+a:Fg:G:hm:n:P:s:u:U:",
-	    longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'a':
-			if ((rc = set_web_server_addrs(optarg)) != 0)
-				return rc;
-			break;
-		case 'F':
-			sp.foreground = 1;
-			break;
-		case 'g':
-			group = optarg;
-			break;
-		case 'G':
-			if (group_lookup(optarg, &sp.sock_gid) == -1)
-				return EX_USAGE;
-			break;
-		case 'h':
-			usage_spawn(stdout);
-			return 0;
-		case 'm':
-			if (opt_mode("-m", optarg, &sp.mode) == -1)
-				return EX_USAGE;
-			break;
-		case 'n':
-			sp.n = (int)strtonum(optarg, 1, MAX_CHILDREN, &errstr);
-			if (errstr != NULL) {
-				warnx("-n %s: expected 1 to %d processes, "
-				    "the number is %s", optarg, MAX_CHILDREN,
-				    errstr);
-				return EX_USAGE;
-			}
-			break;
-		case 'P':
-			sp.pidfile = optarg;
-			break;
-		case 's':
-			address = optarg;
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'U':
-			if (user_lookup(optarg, &pw) == -1)
-				return EX_USAGE;
-			sp.sock_uid = pw->pw_uid;
-			break;
-		default:
-			usage_spawn(stderr);
-			return EX_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		warnx("spawn: no application to start");
-		usage_spawn(stderr);
-		return EX_USAGE;
-	}
-	sp.argv = argv + optind;
-	if (address == NULL)
-		sp.inherited = 1;
-	else if (addr_parse(address, &sp.addr, err, sizeof(err)) == -1) {
-		warnx("%s", err);
-		return EX_USAGE;
-	}
-	if (sp.inherited && (sp.mode != 0 || sp.sock_uid != (uid_t)-1 ||
-	    sp.sock_gid != (gid_t)-1)) {
-		warnx("spawn: -m, -U and -G need -s: they are for the socket "
-		    "file that spawn creates");
-		return EX_USAGE;
-	}
-	if (resolve_app(sp.argv[0], 1, sp.path, sizeof(sp.path)) == -1) {
-		warn("%s: cannot execute", sp.argv[0]);
-		return EX_USAGE;
-	}
-	if ((rc = credentials_resolve(user, group, &sp.creds)) != 0)
-		return rc;
-	rc = spawn_run(&sp);
-	credentials_free(&sp.creds);
-	return rc;
-}
-
-/* ---------------------------------------------------------- cgi-fcgi */
-
-/* cgi-fcgi's arguments, with its meaning (doBind, doStart). */
-struct cgi_fcgi {
-	int		 bind;
-	int		 start;
-	const char	*connect;
-	const char	*app;
-	int		 n;
-	char		*file;		/* the -f file's text, words in place */
-	char	       **words;
-};
-
-static void
-usage_cgi_fcgi(FILE *f)
-{
-	const char	*me = getprogname();
-
-	fprintf(f, "usage: %s -bind -connect address\n"
-	    "       %s -connect address app [n]\n"
-	    "       %s -start -connect address app [n]\n"
-	    "       %s -f file\n", me, me, me, me);
-}
-
-/*
- * Reads a cgi-fcgi command file: its lines that do not start with '#',
- * cut into words at spaces and tabs.  Returns the number of words, with
- * cf->words and cf->file set (the caller frees them), or -1 after saying
- * why.
- */
-static int
-read_command_file(struct cgi_fcgi *cf, const char *path)
-{
-	FILE	*fp;
-	char	*line, *word, *rest, **w;
-	size_t	 len;
-	int	 n = 0, cap = 0;
-
-	if ((fp = fopen(path, "re")) == NULL) {
-		warn("%s", path);
-		return -1;
-	}
-	if ((cf->file = malloc(CMD_FILE_MAX + 1)) == NULL) {
-		warn("%s", path);
-		goto fail;
-	}
-	len = fread(cf->file, 1, CMD_FILE_MAX + 1, fp);
-	if (ferror(fp)) {
-		warn("%s", path);
-		goto fail;
-	}
-	if (len > CMD_FILE_MAX) {
-		warnx("%s: longer than %d bytes: not a cgi-fcgi command file",
-		    path, CMD_FILE_MAX);
-		goto fail;
-	}
-	cf->file[len] = '\0';
-	fclose(fp);
-
-	for (rest = cf->file; (line = strsep(&rest, "\n")) != NULL;) {
-		if (*line == '#')
-			continue;
-		while ((word = strsep(&line, " \t\r")) != NULL) {
-			if (*word == '\0')
-				continue;
-			if (n + 1 >= cap) {
-				cap = cap ? cap * 2 : 16;
-				w = reallocarray(cf->words, cap, sizeof(*w));
-				if (w == NULL) {
-					warn("%s", path);
-					return -1;
-				}
-				cf->words = w;
-			}
-			cf->words[n++] = word;
-		}
-	}
-	return n;
-fail:
-	fclose(fp);
-	return -1;
-}
-
-/*
- * Takes cgi-fcgi's arguments into cf, in any order as cgi-fcgi does.
- * "-f FILE" takes the arguments from FILE instead and, as in cgi-fcgi,
- * ignores the rest of the command line: a "#!" script run as a CGI may be
- * given words of an ISINDEX query there.  Returns 0 or an exit status.
- */
-static int
-cgi_fcgi_args(int argc, char **argv, struct cgi_fcgi *cf, int in_file)
-{
-	const char	*errstr;
-	int		 i, n;
-
-	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "-f") == 0) {
-			if (in_file) {
-				warnx("-f inside a command file");
-				return EX_USAGE;
-			}
-			if (i + 1 == argc) {
-				warnx("-f: no command file");
-				return EX_USAGE;
-			}
-			if ((n = read_command_file(cf, argv[i + 1])) == -1)
-				return EX_NOINPUT;
-			return cgi_fcgi_args(n, cf->words, cf, 1);
-		} else if (strcmp(argv[i], "-start") == 0)
-			cf->bind = 0;
-		else if (strcmp(argv[i], "-bind") == 0)
-			cf->start = 0;
-		else if (strcmp(argv[i], "-connect") == 0) {
-			if (++i == argc) {
-				warnx("-connect: no address");
-				return EX_USAGE;
-			}
-			cf->connect = argv[i];
-		} else if (argv[i][0] == '-') {
-			warnx("%s: unknown option", argv[i]);
-			return EX_USAGE;
-		} else if (cf->app == NULL)
-			cf->app = argv[i];
-		else if (cf->n == 0) {
-			cf->n = (int)strtonum(argv[i], 1, MAX_CHILDREN,
-			    &errstr);
-			if (errstr != NULL) {
-				warnx("%s: expected 1 to %d processes, the "
-				    "number is %s", argv[i], MAX_CHILDREN,
-				    errstr);
-				return EX_USAGE;
-			}
-		} else {
-			warnx("%s: one argument too many", argv[i]);
-			return EX_USAGE;
-		}
-	}
-	if (cf->connect == NULL) {
-		warnx("no -connect address");
-		return EX_USAGE;
-	}
-	if (!cf->bind && !cf->start) {
-		warnx("-bind and -start exclude each other");
-		return EX_USAGE;
-	}
-	if (cf->start && cf->app == NULL) {
-		warnx("-start, and -connect without -bind, need an application "
-		    "to start");
+	if (resolve_app(o->argv[0], search, o->path, sizeof(o->path)) == -1) {
+		warn("%s: cannot execute", o->argv[0]);
 		return EX_USAGE;
 	}
 	return 0;
 }
 
+/* What spawn's command line names, for spawn_prepare to look up. */
+struct spawn_names {
+	const char	*address;	/* -s */
+	char		*webaddrs;	/* -a, as the application gets it */
+	const char	*user;		/* -u */
+	const char	*group;		/* -g */
+};
+
 /*
- * Whether nobody listens at the address, so that -connect should start
- * the application: refused, or no socket file.  Anything else (a full
- * backlog, a timeout, no permission) is the bridge's to report.
+ * Takes spawn's command line into o and names.  Returns 0 when the
+ * command is to run, else -1 with *rc the exit status (0 after --help).
  */
 static int
-nobody_listens(const struct addr *a)
+spawn_options(int argc, char **argv, struct spawn_opts *o,
+    struct spawn_names *names, int *rc)
 {
-	int	 fd;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct passwd	*pw;
+	const char	*errstr;
+	int		 ch, arc;
 
-	if ((fd = addr_connect(a, 0)) != -1) {
-		close(fd);
-		return 0;
+	*rc = EX_USAGE;
+	while ((ch = getopt_long(argc, argv, "+a:Fg:G:hm:n:P:s:u:U:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			free(names->webaddrs);
+			names->webaddrs = NULL;
+			if ((arc = web_server_addrs(optarg,
+			    &names->webaddrs)) != 0) {
+				*rc = arc;
+				return -1;
+			}
+			break;
+		case 'F':
+			o->foreground = 1;
+			break;
+		case 'g':
+			names->group = optarg;
+			break;
+		case 'G':
+			if (group_lookup(optarg, &o->sock_gid) == -1)
+				return -1;
+			break;
+		case 'h':
+			usage_spawn(stdout);
+			*rc = 0;
+			return -1;
+		case 'm':
+			if (opt_mode("-m", optarg, &o->mode) == -1)
+				return -1;
+			break;
+		case 'n':
+			o->n = (int)strtonum(optarg, 1, SPAWN_MAX_CHILDREN,
+			    &errstr);
+			if (errstr != NULL) {
+				warnx("-n %s: expected 1 to %d processes, "
+				    "the number is %s", optarg,
+				    SPAWN_MAX_CHILDREN, errstr);
+				return -1;
+			}
+			break;
+		case 'P':
+			o->pidfile = optarg;
+			break;
+		case 's':
+			names->address = optarg;
+			break;
+		case 'u':
+			names->user = optarg;
+			break;
+		case 'U':
+			if (user_lookup(optarg, &pw) == -1)
+				return -1;
+			o->sock_uid = pw->pw_uid;
+			break;
+		default:
+			usage_spawn(stderr);
+			return -1;
+		}
 	}
-	return errno == ECONNREFUSED || errno == ENOENT;
+	if (optind >= argc) {
+		warnx("spawn: no application to start");
+		usage_spawn(stderr);
+		return -1;
+	}
+	o->argv = argv + optind;
+	return 0;
 }
 
-/* The -start part: N detached copies of APP on the socket, as cgi-fcgi. */
+/*
+ * Looks up what the command line names: the address, the application in
+ * $PATH, the children's credentials and FCGI_WEB_SERVER_ADDRS.  Returns 0,
+ * or an exit status (said).
+ */
 static int
-cgi_fcgi_start(const struct cgi_fcgi *cf, const struct addr *a)
+spawn_prepare(struct spawn_opts *o, const struct spawn_names *names)
 {
-	struct spawn	 sp;
-	char		*argv[2];
+	char	 err[600];
+	int	 rc;
 
-	memset(&sp, 0, sizeof(sp));
-	sp.addr = *a;
-	sp.n = cf->n > 0 ? cf->n : 1;
-	sp.sock_uid = (uid_t)-1;
-	sp.sock_gid = (gid_t)-1;
-	/* cgi-fcgi has no -u or -g: the children keep our credentials. */
-	(void)credentials_resolve(NULL, NULL, &sp.creds);
-	/* cgi-fcgi executes APP as a path, relative or not, with no argument. */
-	argv[0] = (char *)cf->app;
-	argv[1] = NULL;
-	sp.argv = argv;
-	if (resolve_app(cf->app, 0, sp.path, sizeof(sp.path)) == -1) {
-		warn("%s: cannot execute", cf->app);
+	if (names->address == NULL)
+		o->inherited = 1;
+	else if (addr_parse(names->address, &o->addr, err, sizeof(err)) ==
+	    -1) {
+		warnx("%s", err);
 		return EX_USAGE;
 	}
-	return spawn_run(&sp);
-}
-
-/*
- * The -bind part: connect, the request from our environment and stdin.
- * As in CGI and cgi-fcgi, the body is CONTENT_LENGTH bytes and there is
- * none without it, whatever stdin holds (connect would read it to EOF).
- */
-static int
-cgi_fcgi_bridge(char *address)
-{
-	static char	 connect_name[] = "connect", dashes[] = "--";
-	char		*argv[4];
-	const char	*cl = getenv("CONTENT_LENGTH");
-	int		 null;
-
-	if (cl == NULL || *cl == '\0') {
-		if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-		    dup2(null, STDIN_FILENO) == -1) {
-			warn("/dev/null");
-			return EX_OSERR;
-		}
-		if (null != STDIN_FILENO)
-			close(null);
+	if (o->inherited && (o->mode != 0 || o->sock_uid != (uid_t)-1 ||
+	    o->sock_gid != (gid_t)-1)) {
+		warnx("spawn: -m, -U and -G need -s: they are for the socket "
+		    "file that spawn creates");
+		return EX_USAGE;
 	}
-	argv[0] = connect_name;
-	argv[1] = dashes;
-	argv[2] = address;
-	argv[3] = NULL;
-	return cmd_connect(3, argv);
+	if ((rc = spawn_find_app(o, 1)) != 0 ||
+	    (rc = credentials_resolve(names->user, names->group,
+	    &o->creds)) != 0)
+		return rc;
+	if (names->webaddrs != NULL &&
+	    setenv("FCGI_WEB_SERVER_ADDRS", names->webaddrs, 1) == -1) {
+		warn("-a");
+		return EX_OSERR;
+	}
+	return 0;
 }
 
 int
-cgi_fcgi_main(int argc, char **argv)
+cmd_spawn(int argc, char **argv)
 {
-	struct cgi_fcgi	 cf;
-	struct addr	 a;
-	char		 address[sizeof(a.text)], err[600];
-	int		 rc;
+	struct spawn_opts	 o;
+	struct spawn_names	 names = { 0 };
+	int			 rc;
 
-	memset(&cf, 0, sizeof(cf));
-	cf.bind = cf.start = 1;
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		usage_cgi_fcgi(stdout);
-		return 0;
-	}
-	if (argc < 2) {
-		usage_cgi_fcgi(stderr);
-		return EX_USAGE;
-	}
-	if ((rc = cgi_fcgi_args(argc - 1, argv + 1, &cf, 0)) != 0) {
-		if (rc == EX_USAGE)
-			usage_cgi_fcgi(stderr);
-		goto done;
-	}
-
-	/* cgi-fcgi takes a name with neither ':' nor '/' as a socket path. */
-	if (strpbrk(cf.connect, ":/") == NULL)
-		rc = snprintf(address, sizeof(address), "unix:%s",
-		    cf.connect) >= (int)sizeof(address);
-	else
-		rc = strlcpy(address, cf.connect, sizeof(address)) >=
-		    sizeof(address);
-	if (rc != 0 || addr_parse(address, &a, err, sizeof(err)) == -1) {
-		warnx("%s", rc != 0 ? "-connect: address too long" : err);
-		rc = EX_USAGE;
-		goto done;
-	}
-	if (cf.start && (!cf.bind || nobody_listens(&a))) {
-		if ((rc = cgi_fcgi_start(&cf, &a)) != 0 || !cf.bind)
-			goto done;
-	}
-	rc = cgi_fcgi_bridge(address);
-done:
-	free(cf.words);
-	free(cf.file);
+	spawn_opts_init(&o);
+	o.check_early = 1;
+	if (spawn_options(argc, argv, &o, &names, &rc) == 0 &&
+	    (rc = spawn_prepare(&o, &names)) == 0)
+		rc = spawn_run(&o);
+	credentials_free(&o.creds);
+	free(names.webaddrs);
 	return rc;
 }

@@ -63,6 +63,13 @@ EOF
 mkdir "$RUN/firstslow-\$QUERY_STRING" 2>/dev/null && sleep 2.5
 printf 'Content-Type: text/plain\r\n\r\ndone\n'
 EOF
+	# bytes.cgi: CONTENT_LENGTH and the bytes of the body it read, one
+	# line per request in $RUN/bytes-QUERY_STRING.
+	shell_cgi "$CGI_ROOT/bytes.cgi" <<EOF
+#!/bin/sh
+echo "\$CONTENT_LENGTH \$(wc -c)" >>"$RUN/bytes-\$QUERY_STRING"
+printf 'Content-Type: text/plain\r\n\r\nread\n'
+EOF
 	# exit3.cgi: valid headers and body, then exit status 3.
 	shell_cgi "$CGI_ROOT/exit3.cgi" <<'EOF'
 #!/bin/sh
@@ -335,6 +342,45 @@ hits() {
 	[ "$(j 'd["errors_by_kind"]["app_status"]')" -eq 20 ]
 	[ "$(j 'd["errors"]')" -eq 20 ]
 	[ "$(j 'd["requests"]')" -eq 0 ]
+}
+
+@test "serve: a 20 MiB -d @FILE body is sent whole every time, and bench's RSS does not grow with it" {
+	local n=$((20 * 1024 * 1024)) size rss_small rss_big
+	head -c "$n" /dev/urandom >"$FB_TMP/body.big"
+	printf x >"$FB_TMP/body.small"
+	for size in small big; do
+		rm -f "$RUN/bytes-$size"
+		run --separate-stderr timeout 120 /usr/bin/time -f %M \
+		    -o "$FB_TMP/rss.body.$size" "$FB" bench --json -n 3 \
+		    -d "@$FB_TMP/body.$size" -r "$CGI_ROOT" "unix:$BSOCK" \
+		    "/bytes.cgi?$size"
+		show
+		[ "$status" -eq 0 ]
+		json_ok
+		[ "$(j 'd["requests"]')" -eq 3 ]
+	done
+	cat "$RUN/bytes-big"
+	[ "$(grep -cx "$n $n" "$RUN/bytes-big")" -eq 3 ]
+	[ "$(j "d['bytes_out'] > 3 * $n")" = true ]
+	rss_small=$(tail -n 1 "$FB_TMP/rss.body.small")
+	rss_big=$(tail -n 1 "$FB_TMP/rss.body.big")
+	echo "peak RSS: 1-byte body ${rss_small} KiB, 20 MiB body ${rss_big} KiB"
+	[ $((rss_big - rss_small)) -lt 4096 ]
+}
+
+@test "serve: a 20 MiB -d @- body from a pipe is read once and sent whole every time" {
+	local n=$((20 * 1024 * 1024))
+	rm -f "$RUN/bytes-pipe"
+	run --separate-stderr bash -c 'set -o pipefail
+	    head -c "$1" /dev/zero |
+	    timeout 120 "$2" bench --json -n 2 -d @- -r "$3" "unix:$4" \
+	        /bytes.cgi?pipe' bash "$n" "$FB" "$CGI_ROOT" "$BSOCK"
+	show
+	[ "$status" -eq 0 ]
+	json_ok
+	[ "$(j 'd["requests"]')" -eq 2 ]
+	cat "$RUN/bytes-pipe"
+	[ "$(grep -cx "$n $n" "$RUN/bytes-pipe")" -eq 2 ]
 }
 
 # ----------------------------------------------------------- no answer
