@@ -1126,9 +1126,8 @@ probe_mpxs(struct bench *b)
 			    rec.hdr.content_length - off, FCGI_MAX_CONTENT, &nv);
 			if (k <= 0)
 				break;
-			if (nv.name_len == 15 && memcmp(nv.name,
-			    "FCGI_MPXS_CONNS", 15) == 0 && nv.value_len == 1 &&
-			    nv.value[0] == '1')
+			if (fcgi_nv_name_is(&nv, "FCGI_MPXS_CONNS") &&
+			    nv.value_len == 1 && nv.value[0] == '1')
 				rc = 1;
 		}
 		break;
