@@ -59,6 +59,33 @@ slog(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * As slog, for a line that can repeat many times a second (a flood of
+ * refusals): at most one a second, the next saying how many were left out.
+ */
+void
+slog_limited(struct log_limit *l, int prio, const char *fmt, ...)
+{
+	char		 line[512];
+	va_list		 ap;
+	long long	 now = now_ms();
+
+	if (now - l->last_ms < 1000) {
+		l->suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (l->suppressed > 0)
+		slog(prio, "%s (and %lu more like it in the last %lld s)", line,
+		    l->suppressed, (now - l->last_ms) / 1000);
+	else
+		slog(prio, "%s", line);
+	l->last_ms = now;
+	l->suppressed = 0;
+}
+
 static void
 usage_serve(FILE *f)
 {
@@ -425,6 +452,22 @@ serve_listen(struct server *srv)
 }
 
 /*
+ * A connection and a CGI each take descriptors: take all that the hard
+ * limit allows, as nginx's worker_rlimit_nofile does (systemd starts
+ * services with a soft limit of 1024 and a hard one far above).
+ */
+static void
+serve_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
  * Everything up to the loop: the peers allowed, the log, the listener,
  * the privileges dropped, the signals.  Returns 0, or an exit status.
  */
@@ -488,6 +531,8 @@ serve_open(struct server *srv)
 	    -1)
 		err(EX_OSERR, "event loop");
 	sched_init(&srv->sched, cfg->max_cgi, cfg->adapt);
+	serve_raise_nofile();
+	server_fd_budget(srv);
 done:
 	credentials_free(&creds);
 	return rc;

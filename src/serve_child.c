@@ -226,27 +226,33 @@ close_pipe(int p[2])
 
 /*
  * Starts r's CGI, with pipes on 0, 1 and 2, and takes it into the child
- * table.  Returns 0, or -1 (logged).
+ * table.  Returns 0; -2 when descriptors or processes are short for now,
+ * before any CGI ran (the request may wait for a later try); or -1
+ * (logged).
  */
 int
 child_start(struct req *r)
 {
-	struct server	*srv = r->conn->srv;
-	struct child	*ch;
-	char		*argv_script[2] = { r->program, NULL };
-	int		 in[2] = { -1, -1 }, out[2] = { -1, -1 };
-	int		 errp[2] = { -1, -1 }, rc;
-	pid_t		 pid;
+	static struct log_limit	 short_log;
+	struct server		*srv = r->conn->srv;
+	struct child		*ch;
+	char			*argv_script[2] = { r->program, NULL };
+	int			 in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	int			 errp[2] = { -1, -1 }, rc, shortage = 0;
+	pid_t			 pid = -1;
 
 	if ((ch = calloc(1, sizeof(*ch))) == NULL)
 		goto fail;
 	ch->pidfd = -1;
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    pipe2(errp, O_CLOEXEC) == -1)
+	    pipe2(errp, O_CLOEXEC) == -1) {
+		shortage = errno == EMFILE || errno == ENFILE;
 		goto fail;
+	}
 	if ((rc = child_spawn(srv->cfg, r->program, srv->cfg->fixed_argv !=
 	    NULL ? srv->cfg->fixed_argv : argv_script, r->envp, r->cwd,
 	    (int[3]){ in[0], out[1], errp[1] }, &pid)) != 0) {
+		shortage = pid == -1 && (rc == EAGAIN || rc == ENOMEM);
 		errno = rc;
 		goto fail;
 	}
@@ -294,13 +300,17 @@ child_start(struct req *r)
 		return -1;
 	return 0;
 fail:
-	slog(LOG_ERR, "%s: starting %s: %s", r->script, r->program,
-	    strerror(errno));
+	if (shortage)
+		slog_limited(&short_log, LOG_WARNING, "%s: no CGI can start "
+		    "now (%s): the request waits", r->script, strerror(errno));
+	else
+		slog(LOG_ERR, "%s: starting %s: %s", r->script, r->program,
+		    strerror(errno));
 	free(ch);
 	close_pipe(in);
 	close_pipe(out);
 	close_pipe(errp);
-	return -1;
+	return shortage ? -2 : -1;
 }
 
 /* SIGKILL at the end of the grace time; CGIs that become long-running. */

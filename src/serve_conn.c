@@ -143,7 +143,7 @@ conn_free(struct conn *c)
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
-	if (srv->listener.fd != -1 && !srv->stopping)
+	if (srv->listener.fd != -1 && !srv->stopping && !srv->accept_paused)
 		ev_events(srv->ev, srv->listener.fd, POLLIN);
 }
 

@@ -204,6 +204,8 @@ struct server {
 
 	struct conn	*conns;
 	size_t		 nconns;
+	size_t		 max_conns;	/* within --max-conns: server_fd_budget */
+	int		 accept_paused;	/* out of descriptors: see the tick */
 	struct req	*queue_head;
 	struct req	*queue_tail;
 	size_t		 nqueued;
@@ -218,11 +220,20 @@ struct server {
 	long long	 last_tick;
 };
 
+/* A log line that may come in floods: once a second at most. */
+struct log_limit {
+	long long	 last_ms;
+	unsigned long	 suppressed;
+};
+
 /* serve.c */
 void	 slog(int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 slog_limited(struct log_limit *, int prio, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 /* serve_server.c */
+void	 server_fd_budget(struct server *);
 void	 server_on_accept(void *, int, int);
 void	 server_on_signal(void *, int, int);
 void	 server_dispatch_soon(struct server *);
@@ -285,6 +296,7 @@ void		 child_signals_init(void);
 
 /* serve_sched.c */
 void		 sched_init(struct sched *, size_t max, int adapt);
+void		 sched_set_max(struct sched *, size_t);
 void		 sched_free(struct sched *);
 size_t		 sched_limit(const struct sched *);
 int		 sched_may_start(const struct sched *, size_t busy,

@@ -239,20 +239,25 @@ req_new(struct conn *c, uint16_t id, int keep_conn)
 static void
 req_schedule(struct req *r)
 {
-	struct server	*srv = r->conn->srv;
+	struct server		*srv = r->conn->srv;
+	static struct log_limit	 overload_log;
+	int			 rc;
 
 	if (srv->queue_head == NULL &&
 	    sched_may_start(&srv->sched, srv->nbusy, srv->nlong)) {
-		if (child_start(r) == -1) {
+		if ((rc = child_start(r)) == 0) {
+			req_update(r);
+			return;
+		}
+		if (rc == -1) {
 			req_fail_http(r, 502, "the CGI could not be started");
 			return;
 		}
-		req_update(r);
-		return;
 	}
 	if (srv->nqueued >= srv->cfg->max_queue) {
-		slog(LOG_WARNING, "%s: overloaded: %zu CGIs running, %zu "
-		    "requests waiting", r->script, srv->nbusy, srv->nqueued);
+		slog_limited(&overload_log, LOG_WARNING, "%s: overloaded: "
+		    "%zu CGIs running, %zu requests waiting: FCGI_OVERLOADED",
+		    r->script, srv->nbusy, srv->nqueued);
 		req_end(r, 0, FCGI_OVERLOADED);
 		return;
 	}
@@ -270,12 +275,15 @@ void
 req_dispatch_queue(struct server *srv)
 {
 	struct req	*r;
+	int		 rc;
 
 	while (srv->queue_head != NULL &&
 	    sched_may_start(&srv->sched, srv->nbusy, srv->nlong)) {
 		r = srv->queue_head;
+		if ((rc = child_start(r)) == -2)
+			return;		/* the tick tries again */
 		queue_remove(srv, r);
-		if (child_start(r) == -1) {
+		if (rc == -1) {
 			req_fail_http(r, 502, "the CGI could not be started");
 			continue;
 		}

@@ -42,6 +42,13 @@ sched_init(struct sched *s, size_t max, int adapt)
 	    open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC) : -1;
 }
 
+/* The cap of -c, or less when descriptors are short (server_fd_budget). */
+void
+sched_set_max(struct sched *s, size_t max)
+{
+	s->max = max;
+}
+
 void
 sched_free(struct sched *s)
 {

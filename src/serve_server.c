@@ -6,6 +6,7 @@
  * connection and CGI are gone.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -24,6 +25,43 @@
 #include "serve_internal.h"
 #include "util.h"
 
+static struct log_limit	 accept_log;
+
+/* Descriptors that serve needs whatever its load: the standard three, the
+ * listener, epoll, the signalfd, /proc/self/schedstat, and some slack. */
+#define FD_RESERVE	16
+/* A running CGI's: three pipe ends, its pidfd, a spooled body. */
+#define FD_PER_CGI	5
+
+/*
+ * Shares the descriptor limit, read again at every tick (it can be changed
+ * under a running serve with prlimit), between connections and CGIs, so
+ * that accepted connections never leave no descriptor to start their
+ * CGIs with: connections get what -c CGIs leave, but at least half.
+ */
+void
+server_fd_budget(struct server *srv)
+{
+	const struct serve_config *cfg = srv->cfg;
+	struct rlimit	 rl;
+	size_t		 spare, conns, cgis;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1 << 20;
+	spare = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 0;
+	conns = spare > FD_PER_CGI * cfg->max_cgi + 8 ?
+	    spare - FD_PER_CGI * cfg->max_cgi - 8 : 0;
+	if (conns < spare / 2)
+		conns = spare / 2;
+	if (conns > cfg->max_conns)
+		conns = cfg->max_conns;
+	cgis = (spare - conns) / FD_PER_CGI;
+	if (cgis > cfg->max_cgi)
+		cgis = cfg->max_cgi;
+	srv->max_conns = conns > 0 ? conns : 1;
+	sched_set_max(&srv->sched, cgis > 0 ? cgis : 1);
+}
+
 /* Deferred to the loop's next turn: see server_run_deferred. */
 void
 server_dispatch_soon(struct server *srv)
@@ -41,10 +79,20 @@ server_on_accept(void *arg, int fd, int revents)
 	int			 s;
 
 	(void)revents;
-	while (srv->nconns < srv->cfg->max_conns) {
+	while (srv->nconns < srv->max_conns) {
 		len = sizeof(ss);
 		s = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1 && (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOBUFS || errno == ENOMEM)) {
+			/* Level-triggered: watched on, it would wake the loop
+			 * at once, again and again.  The tick tries again. */
+			slog_limited(&accept_log, LOG_ERR, "accept: %s: the "
+			    "others wait in the listen queue", strerror(errno));
+			srv->accept_paused = 1;
+			ev_events(srv->ev, fd, 0);
+			return;
+		}
 		if (s == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -120,6 +168,12 @@ server_tick(struct server *srv)
 	struct conn	*c, *next;
 	long long	 now = now_ms();
 
+	server_fd_budget(srv);
+	if (srv->accept_paused && srv->listener.fd != -1) {
+		srv->accept_paused = 0;
+		ev_events(srv->ev, srv->listener.fd, POLLIN);
+	}
+	server_dispatch_soon(srv);
 	child_tick(srv, now);
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
