@@ -15,12 +15,14 @@ halfopen: opens N connections, sends on each the first BYTES bytes (1 to 7)
   of a BEGIN_REQUEST record header (with --in-params: a whole BEGIN_REQUEST
   record, then BYTES bytes of a PARAMS record header), then nothing more;
   writes FILE (if given) once all were sent, then waits, at most -t seconds
-  (default 10), for the server to close each, keeping what it sends.
+  (default 10) after the last send, for the server to close each,
+  keeping what it sends.
   Prints
     HALF-OPEN n/N                        connections opened and sent to
     HALF-EOF n/N first=S last=S          how many the server closed, and
-                                         when the first and the last were
-                                         closed, in seconds after the send
+                                         the shortest and the longest time
+                                         from a connection's send to its
+                                         close, in seconds
     HALF-ANSWERED n 504=m END=e          how many got bytes, how many of
                                          them a Status: 504 answer, and how
                                          many an END_REQUEST (whole records,
@@ -195,16 +197,17 @@ def halfopen(opts):
     else:
         head = begin[:opts.bytes]
     socks = []
+    sent = {}   # socket -> when its bytes were sent
     for _ in range(opts.n):
         try:
             s = connect(opts.address, 5)
             s.sendall(head)
+            sent[s] = time.monotonic()
             s.setblocking(False)
             socks.append(s)
         except OSError as e:
             print("connect or send failed: %s" % e)
             break
-    sent = time.monotonic()
     print("HALF-OPEN %d/%d" % (len(socks), opts.n))
     sys.stdout.flush()
     touch(opts.ready)
@@ -213,7 +216,7 @@ def halfopen(opts):
         sel.register(s, selectors.EVENT_READ)
     closed = []
     answers = {}
-    deadline = sent + opts.t
+    deadline = time.monotonic() + opts.t
     while len(closed) < len(socks) and time.monotonic() < deadline:
         for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
             s = key.fileobj
@@ -226,7 +229,7 @@ def halfopen(opts):
             if data:
                 answers.setdefault(s, Answer()).feed(data)
                 continue
-            closed.append(time.monotonic() - sent)
+            closed.append(time.monotonic() - sent[s])
             sel.unregister(s)
             s.close()
     for s in socks:
