@@ -74,6 +74,8 @@ teardown_file() {
 	fb_tmp_remove
 }
 
+# Stops the test's serve; fails when its log has a sanitizer report (a
+# SANITIZE=1 build reports leaks only at exit).
 teardown() {
 	[ -n "${OWN_PID:-}" ] && serve_stop "$OWN_PID"
 	OWN_PID=
@@ -82,6 +84,10 @@ teardown() {
 		[ -f "$f" ] && stop_pid "$(cat "$f")"
 		rm -f "$f"
 	done
+	if [ -n "${SOCK:-}" ] && [ -f "$SOCK.log" ] &&
+	    grep -E 'Sanitizer|runtime error:' "$SOCK.log"; then
+		return 1
+	fi
 	return 0
 }
 
@@ -617,6 +623,7 @@ sys.exit(0 if v else 1)' "$output" "$1"
 # exited 1 (some request ended in an error).
 bench_died_checks() {
 	[ "$status" -eq 1 ]
+	[[ $stderr != *Sanitizer* && $stderr != *"runtime error:"* ]]
 	[ "$ELAPSED" -ge 3500 ] && [ "$ELAPSED" -lt 10000 ]
 	[ "${#lines[@]}" -eq 1 ]
 	json_true 'd["requests"] > 0 and d["errors"] > 0 and d["duration_s"] == 4'
