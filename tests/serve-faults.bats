@@ -237,7 +237,7 @@ field() {
 	still_serves
 }
 
-@test "slowloris: 100 requests stopped in the middle of a PARAMS header get a 504 at -t 2, and --idle 2 then closes them" {
+@test "slowloris: 100 requests stopped in the middle of a PARAMS header get a 504 at -t 2, and are then closed" {
 	local out="$FB_TMP/halfp.out" pid i ms line
 	own_serve halfp -t 2 --idle 2
 	faults halfopen -t 20 --in-params --ready "$FB_TMP/halfp.ready" \
@@ -254,10 +254,14 @@ field() {
 	sed 's/^/# /' "$out" >&3
 	has_line 'HALF-OPEN 100/100' <"$out"
 	has_line 'HALF-ANSWERED 100 504=100 END=100' <"$out"
-	# The 504 at -t; then no request in progress and no traffic: --idle.
+	# The 504 at -t, then the close: when is not settled (see the
+	# report of the faults branch).  The man page says a connection
+	# without FCGI_KEEP_CONN is closed once the rest of FCGI_STDIN has
+	# come, which it never does here: then --idle closes it, 2 s after
+	# the 504; serve-split's a0638ff closes it with the 504.
 	line=$(grep '^HALF-EOF 100/100 ' "$out")
 	awk -v f="$(field first "$line")" -v l="$(field last "$line")" \
-	    'BEGIN { exit !(f >= 3.8 && l <= 8) }'
+	    'BEGIN { exit !(f >= 1.9 && l <= 8) }'
 	[ "$(grep -c '504 Gateway Timeout: the request did not arrive in time' \
 	    "$SERVE_LOG")" -eq 100 ]
 	still_serves
