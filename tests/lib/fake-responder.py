@@ -23,6 +23,11 @@ according to MODE:
   values       GET_VALUES answered with FCGI_MAX_CONNS=10,
                FCGI_MAX_REQS=50, FCGI_MPXS_CONNS=1 (a normal request gets
                the valid answer)
+  afterend     a valid answer, then a STDOUT record ("late\n") after its
+               END_REQUEST
+  twoends      a valid answer, then a second END_REQUEST, with appStatus 7
+  otherid      STDOUT ("not yours\n") and END_REQUEST (appStatus 9) for
+               request id 2, then the valid answer for the request's own id
   mutated      one of php-fpm's captured answers (CAPTURES, default
                ../captures from this file) with 1 to 8 random
                mutations, seeded by the connection's number: the Nth
@@ -171,6 +176,14 @@ def answer(conn, mode, reqid, kind, keep):
                                 nv_pair(b"FCGI_MPXS_CONNS", b"1")))
         else:
             conn.sendall(valid_answer(reqid))
+    elif mode == "afterend":
+        conn.sendall(valid_answer(reqid) + record(STDOUT, reqid, b"late\n"))
+    elif mode == "twoends":
+        conn.sendall(valid_answer(reqid) + end_request(reqid, 7))
+    elif mode == "otherid":
+        other = 2 if reqid != 2 else 3
+        conn.sendall(record(STDOUT, other, b"not yours\n") +
+                     end_request(other, 9) + valid_answer(reqid))
     else:
         raise SystemExit("fake-responder: unknown mode " + mode)
     return True
