@@ -280,9 +280,17 @@ req_dispatch_queue(struct server *srv)
 	while (srv->queue_head != NULL &&
 	    sched_may_start(&srv->sched, srv->nbusy, srv->nlong)) {
 		r = srv->queue_head;
-		if ((rc = child_start(r)) == -2)
-			return;		/* the tick tries again */
+		if ((rc = child_start(r)) == -2 && srv->nbusy > 0)
+			return;		/* a CGI's end frees some; the tick */
 		queue_remove(srv, r);
+		if (rc == -2) {
+			/* Nothing running will free any: the connections that
+			 * wait hold what is left.  One goes at each try. */
+			req_fail_http(r, 503, "no descriptors or processes to "
+			    "start the CGI with, and no CGI running to free "
+			    "any");
+			return;
+		}
 		if (rc == -1) {
 			req_fail_http(r, 502, "the CGI could not be started");
 			continue;

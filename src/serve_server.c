@@ -58,8 +58,15 @@ server_fd_budget(struct server *srv)
 	cgis = (spare - conns) / FD_PER_CGI;
 	if (cgis > cfg->max_cgi)
 		cgis = cfg->max_cgi;
-	srv->max_conns = conns > 0 ? conns : 1;
-	sched_set_max(&srv->sched, cgis > 0 ? cgis : 1);
+	conns = conns > 0 ? conns : 1;
+	cgis = cgis > 0 ? cgis : 1;
+	if ((conns < cfg->max_conns || cgis < cfg->max_cgi) &&
+	    (conns != srv->max_conns || cgis != srv->sched.max))
+		slog(LOG_WARNING, "the descriptor limit, %llu, allows %zu "
+		    "connections and %zu CGIs at once", (unsigned long long)
+		    rl.rlim_cur, conns, cgis);
+	srv->max_conns = conns;
+	sched_set_max(&srv->sched, cgis);
 }
 
 /* Deferred to the loop's next turn: see server_run_deferred. */
