@@ -349,8 +349,17 @@ handle_record(struct exchange *x, const struct fcgi_record *rec)
 		trace_record("<", rec);
 	if (rec->hdr.request_id == 0 && x->on_management != NULL)
 		return x->on_management(x, rec);
-	if (rec->hdr.request_id != REQUEST_ID)
-		return 0;	/* management records and ids not ours */
+	if (rec->hdr.request_id == 0)
+		return 0;	/* a management record we did not ask for */
+	if (rec->hdr.request_id != REQUEST_ID) {
+		/* Ours is the one request on the connection: an answer to
+		 * another is the application's confusion, as nginx holds. */
+		snprintf(msg, sizeof(msg), "%s record for request id %u, not "
+		    "ours (%u)", fcgi_type_name(rec->hdr.type) ?
+		    fcgi_type_name(rec->hdr.type) : "a", rec->hdr.request_id,
+		    REQUEST_ID);
+		return protocol_error(x, msg);
+	}
 	switch (rec->hdr.type) {
 	case FCGI_STDOUT:
 		if (rec->hdr.content_length > 0 && x->on_stdout != NULL &&

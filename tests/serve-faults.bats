@@ -588,25 +588,15 @@ FAKE_CGI=$'Content-Type: text/plain\r\n\r\nhello'
 	[ -z "$stderr" ]
 }
 
-@test "client: STDOUT and END_REQUEST for another request id are never taken for the request's own" {
-	# Undocumented: ignored (exit 0) or a protocol error (76) are both
-	# defensible; taking them as its own (printing them, or exit 9) is not.
+@test "client: a record for another request id is a protocol error: exit 76, one line saying so, nothing printed of it" {
 	local cmd
 	for cmd in connect request; do
 		client_run "$cmd" otherid
-		[ "$status" -eq 0 ] || [ "$status" -eq 76 ]
+		[ "$status" -eq 76 ]
 		[[ $output != *"not yours"* ]]
 		[ "$ELAPSED" -lt 5000 ]
-		if [ "$status" -eq 0 ]; then
-			[ -z "$stderr" ]
-			if [ "$cmd" = connect ]; then
-				[ "$output" = "$FAKE_CGI" ]
-			else
-				[ "$output" = hello ]
-			fi
-		else
-			[ "${#stderr_lines[@]}" -eq 1 ]
-		fi
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ ${stderr_lines[0]} == *"STDOUT record for request id 2, not ours (1)"* ]]
 	done
 }
 
