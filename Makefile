@@ -27,7 +27,7 @@ ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
 SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/serve_server.c src/serve_conn.c \
 	src/serve_req.c src/serve_body.c src/serve_script.c src/serve_child.c \
-	src/serve_sched.c src/bench.c src/util.c \
+	src/serve_sched.c src/serve_status.c src/bench.c src/util.c \
 	src/spawn.c src/reqspec.c src/cgifcgi.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 

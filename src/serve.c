@@ -97,7 +97,9 @@ usage_serve(FILE *f)
 	    "[-t seconds] [-u user] [-U user] [--allow-root] [--debug]\n"
 	    "\t[--grace seconds] "
 	    "[--idle seconds] [--keep-env name] [--max-conns n]\n"
-	    "\t[--max-params bytes] [--no-adapt] [-- program [arg ...]]\n");
+	    "\t[--max-params bytes] [--no-adapt] [--ping path] "
+	    "[--status path]\n"
+	    "\t[-- program [arg ...]]\n");
 }
 
 enum serve_longopt {
@@ -108,7 +110,9 @@ enum serve_longopt {
 	OPT_MAX_PARAMS,
 	OPT_NO_ADAPT,
 	OPT_KEEP_ENV,
-	OPT_DEBUG
+	OPT_DEBUG,
+	OPT_STATUS,
+	OPT_PING
 };
 
 static const struct option serve_longopts[] = {
@@ -121,6 +125,8 @@ static const struct option serve_longopts[] = {
 	{ "no-adapt", no_argument, NULL, OPT_NO_ADAPT },
 	{ "keep-env", required_argument, NULL, OPT_KEEP_ENV },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ "status", required_argument, NULL, OPT_STATUS },
+	{ "ping", required_argument, NULL, OPT_PING },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -305,6 +311,16 @@ serve_option(struct serve_config *cfg, int ch, const char *arg)
 		return 0;
 	case OPT_DEBUG:
 		cfg->debug = 1;
+		return 0;
+	case OPT_STATUS:
+	case OPT_PING:
+		if (*arg != '/') {
+			warnx("%s %s: expected a path starting with '/', as "
+			    "SCRIPT_NAME has it", ch == OPT_STATUS ?
+			    "--status" : "--ping", arg);
+			return -1;
+		}
+		*(ch == OPT_STATUS ? &cfg->status_path : &cfg->ping_path) = arg;
 		return 0;
 	default:
 		usage_serve(stderr);
@@ -531,6 +547,8 @@ serve_open(struct server *srv)
 	    -1)
 		err(EX_OSERR, "event loop");
 	sched_init(&srv->sched, cfg->max_cgi, cfg->adapt);
+	srv->stats.start_time = time(NULL);
+	srv->stats.queue_len = cfg->max_queue;
 	serve_raise_nofile();
 	server_fd_budget(srv);
 done:

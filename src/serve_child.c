@@ -283,7 +283,8 @@ child_start(struct req *r)
 	ch->busy = 1;
 	ch->next = srv->children;
 	srv->children = ch;
-	srv->nbusy++;
+	if (++srv->nbusy > srv->stats.max_active)
+		srv->stats.max_active = srv->nbusy;
 	r->cgi = ch;
 	r->state = REQ_RUNNING;
 	/*

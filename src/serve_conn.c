@@ -26,6 +26,14 @@
 
 static void	conn_on_io(void *, int, int);
 
+/* Closes a connection whose peer broke the protocol (logged, counted). */
+static void
+conn_close_bad(struct conn *c, const char *why)
+{
+	c->srv->stats.protocol_errors++;
+	conn_close(c, why);
+}
+
 /*
  * A connection for the accepted socket s, watched for reading.  Returns
  * it, or NULL (logged; s is then closed).
@@ -56,6 +64,7 @@ conn_new(struct server *srv, int s, const struct sockaddr_storage *peer)
 	c->next = srv->conns;
 	srv->conns = c;
 	srv->nconns++;
+	srv->stats.accepted_conns++;
 	return c;
 }
 
@@ -126,8 +135,10 @@ conn_free(struct conn *c)
 	struct server	 *srv = c->srv;
 	struct conn	**pp;
 
-	while (c->reqs != NULL)
+	while (c->reqs != NULL) {
+		status_request_dropped(srv);
 		req_free(c->reqs);
+	}
 	ev_close(srv->ev, c->fd);
 	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -244,11 +255,11 @@ conn_on_begin(struct conn *c, const struct fcgi_record *rec)
 	if (req_find(c, id) != NULL) {
 		snprintf(why, sizeof(why), "BEGIN_REQUEST for request %u, "
 		    "which is live", id);
-		conn_close(c, why);
+		conn_close_bad(c, why);
 		return -1;
 	}
 	if (c->closing) {
-		conn_close(c, "BEGIN_REQUEST after a request without "
+		conn_close_bad(c, "BEGIN_REQUEST after a request without "
 		    "FCGI_KEEP_CONN");
 		return -1;
 	}
@@ -278,12 +289,12 @@ conn_on_params(struct conn *c, struct req *r, const struct fcgi_record *rec)
 	char	 why[96];
 
 	if (r->state != REQ_PARAMS || r->envp != NULL) {
-		conn_close(c, "PARAMS after the PARAMS stream ended");
+		conn_close_bad(c, "PARAMS after the PARAMS stream ended");
 		return -1;
 	}
 	if (rec->hdr.content_length == 0) {
 		if (req_params_done(r) == -1) {
-			conn_close(c, "malformed PARAMS stream");
+			conn_close_bad(c, "malformed PARAMS stream");
 			return -1;
 		}
 		return 0;
@@ -291,7 +302,7 @@ conn_on_params(struct conn *c, struct req *r, const struct fcgi_record *rec)
 	if (req_add_params(r, rec->content, rec->hdr.content_length) == -1) {
 		snprintf(why, sizeof(why), "PARAMS over %zu bytes",
 		    c->srv->cfg->max_params);
-		conn_close(c, why);
+		conn_close_bad(c, why);
 		return -1;
 	}
 	return 0;
@@ -315,7 +326,7 @@ conn_on_stdin(struct conn *c, struct req *r, const struct fcgi_record *rec)
 		return 0;
 	}
 	if (r->envp == NULL) {
-		conn_close(c, "STDIN before the PARAMS stream ended");
+		conn_close_bad(c, "STDIN before the PARAMS stream ended");
 		return -1;
 	}
 	if (r->stdin_ended)
@@ -365,7 +376,7 @@ conn_record(struct conn *c, const struct fcgi_record *rec)
 	default:
 		snprintf(why, sizeof(why), "unexpected record type %u",
 		    rec->hdr.type);
-		conn_close(c, why);
+		conn_close_bad(c, why);
 		return -1;
 	}
 }
@@ -440,6 +451,7 @@ conn_send(struct conn *c)
 	}
 	c->want_write = n == -1 || (size_t)n < c->wlen;
 	if (n > 0) {
+		c->srv->stats.bytes_out += (size_t)n;
 		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
 		c->wlen -= (size_t)n;
 		for (r = c->reqs; r != NULL; r = next) {
@@ -479,13 +491,14 @@ conn_on_io(void *arg, int fd, int revents)
 			if (c->reqs != NULL)
 				conn_close(c, "the web server hung up");
 			else if (c->rlen > 0)
-				conn_close(c, "truncated record at "
+				conn_close_bad(c, "truncated record at "
 				    "end of connection");
 			else
 				conn_close(c, NULL);
 			return;
 		}
 		c->rlen += (size_t)n;
+		c->srv->stats.bytes_in += (size_t)n;
 		if (conn_process(c) == -1)
 			return;
 	}
@@ -519,7 +532,7 @@ conn_process(struct conn *c)
 		if (len == -1) {
 			snprintf(why, sizeof(why), "malformed record: %s",
 			    errstr);
-			conn_close(c, why);
+			conn_close_bad(c, why);
 			return -1;
 		}
 		if (len == 0)

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "addr.h"
 #include "fcgi.h"
@@ -64,6 +65,8 @@ struct serve_config {
 	char		**keep_env;	/* --keep-env */
 	size_t		 nkeep_env;
 	int		 debug;		/* --debug: LOG_DEBUG lines too */
+	const char	*status_path;	/* --status */
+	const char	*ping_path;	/* --ping */
 	struct cgi_limit limits[4];	/* -L */
 	size_t		 nlimits;
 	int		 cgi_stderr_own; /* -E */
@@ -83,6 +86,31 @@ struct serve_config {
 	long long	 timeout_ms;	/* -t */
 	long long	 idle_ms;
 	long long	 grace_ms;
+};
+
+/* serve's counters, for --status: see serve_status.c. */
+#define STATUS_BUCKETS	12
+struct serve_stats {
+	time_t			 start_time;
+	unsigned long long	 accepted_conns;
+	unsigned long long	 requests;
+	unsigned long long	 cgi_exit_zero;
+	unsigned long long	 cgi_exit_other;
+	unsigned long long	 refused_403;
+	unsigned long long	 refused_404;
+	unsigned long long	 timeouts;
+	unsigned long long	 aborted;
+	unsigned long long	 overloaded;
+	unsigned long long	 protocol_errors;
+	unsigned long long	 by_class[6];	/* by HTTP status / 100 */
+	unsigned long long	 bytes_in;
+	unsigned long long	 bytes_out;
+	unsigned long long	 max_active;
+	unsigned long long	 max_waiting;
+	unsigned long long	 max_children_reached;
+	unsigned long long	 queue_len;	/* -q */
+	unsigned long long	 duration_buckets[STATUS_BUCKETS];
+	double			 duration_sum;
 };
 
 /* The adaptive CGI count: see serve_sched.c. */
@@ -145,6 +173,10 @@ struct req {
 	long long	 deadline;
 	int		 timed_out;
 	int		 aborted;	/* ABORT_REQUEST: the CGI is being killed */
+
+	long long	 begun_ms;	/* BEGIN_REQUEST came then */
+	int		 http_status;	/* of the answer, once known */
+	int		 own_answer;	/* serve answered, not a CGI */
 };
 
 /*
@@ -201,6 +233,7 @@ struct server {
 	struct sockaddr_storage *allowed;	/* FCGI_WEB_SERVER_ADDRS */
 	size_t		 nallowed;
 	struct sched	 sched;
+	struct serve_stats stats;
 
 	struct conn	*conns;
 	size_t		 nconns;
@@ -266,6 +299,8 @@ void		 req_fail_http(struct req *, int status, const char *why);
 int		 req_fail(struct req *, int status, const char *why);
 void		 req_close_fd(struct req *, int *);
 int		 req_add_params(struct req *, const uint8_t *, size_t);
+const char	*req_param(const struct req *, const char *name, char *buf,
+		    size_t len);
 int		 req_params_done(struct req *);
 void		 req_dispatch_queue(struct server *);
 void		 req_maybe_finish(struct req *);
@@ -293,6 +328,13 @@ void		 child_detach(struct child *);
 void		 child_tick(struct server *, long long now);
 int		 child_pidfd_check(void);
 void		 child_signals_init(void);
+
+/* serve_status.c */
+void		 status_request_ended(struct server *, const struct req *,
+		    uint32_t app_status, uint8_t protocol_status);
+void		 status_request_dropped(struct server *);
+int		 status_answer(struct req *, const char *script_name,
+		    const char *query);
 
 /* serve_sched.c */
 void		 sched_init(struct sched *, size_t max, int adapt);

@@ -120,6 +120,7 @@ req_end(struct req *r, uint32_t app_status, uint8_t protocol_status)
 		(void)conn_queue(c, FCGI_STDERR, r->id, NULL, 0);
 	fcgi_end_request_body(body, app_status, protocol_status);
 	(void)conn_queue(c, FCGI_END_REQUEST, r->id, body, sizeof(body));
+	status_request_ended(c->srv, r, app_status, protocol_status);
 	if (!r->keep_conn) {
 		c->closing = 1;
 		c->await_stdin = r->stdin_ended ? 0 : r->id;
@@ -156,6 +157,8 @@ req_fail_http(struct req *r, int status, const char *why)
 
 	slog(LOG_WARNING, "%s: %d %s: %s", r->script[0] ? r->script : "-",
 	    status, http_reason(status), why);
+	r->http_status = status;
+	r->own_answer = 1;
 	n = snprintf(resp, sizeof(resp), "Status: %d %s\r\nContent-Type: "
 	    "text/plain\r\n\r\n%d %s\n", status, http_reason(status),
 	    status, http_reason(status));
@@ -183,6 +186,33 @@ req_fail(struct req *r, int status, const char *why)
 	    why);
 	conn_close(r->conn, line);
 	return -1;
+}
+
+/*
+ * The value of a PARAMS name, as a string in buf; NULL when the request
+ * has no such name, or its value holds a NUL or is longer than buf.
+ */
+const char *
+req_param(const struct req *r, const char *name, char *buf, size_t len)
+{
+	struct fcgi_nv	 nv;
+	size_t		 off;
+	long		 n;
+
+	for (off = 0; off < r->params_len; off += (size_t)n) {
+		if ((n = fcgi_nv_parse(r->params + off, r->params_len - off,
+		    r->params_len, &nv)) <= 0)
+			return NULL;
+		if (!fcgi_nv_name_is(&nv, name))
+			continue;
+		if (nv.value_len >= len || memchr(nv.value, '\0',
+		    nv.value_len) != NULL)
+			return NULL;
+		memcpy(buf, nv.value, nv.value_len);
+		buf[nv.value_len] = '\0';
+		return buf;
+	}
+	return NULL;
 }
 
 /*
@@ -229,7 +259,8 @@ req_new(struct conn *c, uint16_t id, int keep_conn)
 	r->id = id;
 	r->keep_conn = keep_conn;
 	r->in_fd = r->out_fd = r->err_fd = r->spool_fd = -1;
-	r->deadline = now_ms() + c->srv->cfg->timeout_ms;
+	r->begun_ms = now_ms();
+	r->deadline = r->begun_ms + c->srv->cfg->timeout_ms;
 	r->next = c->reqs;
 	c->reqs = r;
 	return r;
@@ -268,6 +299,9 @@ req_schedule(struct req *r)
 		srv->queue_head = r;
 	srv->queue_tail = r;
 	srv->nqueued++;
+	srv->stats.max_children_reached++;
+	if (srv->nqueued > srv->stats.max_waiting)
+		srv->stats.max_waiting = srv->nqueued;
 }
 
 /* Starts the requests that wait, in order, while slots are free. */
@@ -307,9 +341,16 @@ req_dispatch_queue(struct server *srv)
 int
 req_params_done(struct req *r)
 {
+	const struct serve_config *cfg = r->conn->srv->cfg;
 	const char	*why = NULL;
+	char		 script_name[256], query[256];
 	int		 status;
 
+	if ((cfg->status_path != NULL || cfg->ping_path != NULL) &&
+	    status_answer(r, req_param(r, "SCRIPT_NAME", script_name,
+	    sizeof(script_name)), req_param(r, "QUERY_STRING", query,
+	    sizeof(query))))
+		return 0;
 	if ((status = script_prepare(r, &why)) == -1)
 		return -1;
 	if (status != 0) {
@@ -499,6 +540,7 @@ req_read_head(struct req *r)
 		return;
 	}
 	r->head_ok = 1;
+	r->http_status = resp.status;
 	req_flush_head(r);
 	req_update(r);
 	conn_update(r->conn);
