@@ -32,8 +32,8 @@ def run():
             code, body = r.status, r.read().decode().strip()
         except urllib.error.HTTPError as e:
             code, body = e.code, "-"
-        except Exception:
-            code, body = 0, "-"
+        except Exception as e:
+            code, body = 0, type(e).__name__
         with lock:
             out.append("%.3f %d %s" % (t, code, body))
 ts = [threading.Thread(target=run) for _ in range(threads)]
@@ -51,7 +51,7 @@ teardown_file() {
 teardown() {
 	[ -n "${A_PID:-}" ] && serve_stop "$A_PID"
 	[ -n "${B_PID:-}" ] && serve_stop "$B_PID"
-	[ -n "${NG_PID:-}" ] && stop_pid "$NG_PID"
+	nginx_stop
 	return 0
 }
 
@@ -67,22 +67,7 @@ start_instance() {
 	start_instance b
 	B_PID=$SERVE_PID
 	port=$(free_tcp_port)
-	mkdir -p "$FB_TMP/ng"
-	cat >"$FB_TMP/ng/nginx.conf" <<EOF
-$([ "$(id -u)" -eq 0 ] && echo "user root;")
-daemon off;
-worker_processes 1;
-pid $FB_TMP/ng/nginx.pid;
-error_log $FB_TMP/ng/error.log warn;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $FB_TMP/ng/cb;
-	fastcgi_temp_path $FB_TMP/ng/fc;
-	proxy_temp_path $FB_TMP/ng/px;
-	uwsgi_temp_path $FB_TMP/ng/uw;
-	scgi_temp_path $FB_TMP/ng/sc;
-	upstream serves {
+	nginx_run "$port" "upstream serves {
 		server unix:$FB_TMP/a.sock max_fails=1 fail_timeout=1s;
 		server unix:$FB_TMP/b.sock max_fails=1 fail_timeout=1s;
 		keepalive 8;
@@ -96,17 +81,7 @@ http {
 			fastcgi_pass serves;
 			fastcgi_keep_conn on;
 		}
-	}
-}
-EOF
-	"$NGINX" -c "$FB_TMP/ng/nginx.conf" -p "$FB_TMP/ng/" </dev/null \
-	    >>"$FB_TMP/ng/out.log" 2>&1 &
-	NG_PID=$!
-	echo "$NG_PID" >>"$FB_TMP/pids"
-	for ((i = 0; i < 50; i++)); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/who.cgi" && break
-		sleep 0.1
-	done
+	}"
 	# 8 clients for 8 s; a is killed at 2 s and started again at 4 s.
 	timeout 60 python3 "$FB_TMP/load.py" "http://127.0.0.1:$port/who.cgi" \
 	    8 8 >"$FB_TMP/load.out" &

@@ -27,7 +27,7 @@ teardown_file() {
 
 teardown() {
 	[ -n "${OWN_PID:-}" ] && serve_stop "$OWN_PID"
-	[ -n "${NGINX_PID:-}" ] && stop_pid "$NGINX_PID"
+	nginx_stop
 	[ -n "${PROM_PID:-}" ] && stop_pid "$PROM_PID"
 	return 0
 }
@@ -201,22 +201,7 @@ for s in fams["fcgi_bridge_requests"].samples:
 	own_serve prom
 	# nginx: /status to serve, as the shipped snippet routes it.
 	port=$(free_tcp_port)
-	mkdir -p "$FB_TMP/ng"
-	cat >"$FB_TMP/ng/nginx.conf" <<EOF
-$([ "$(id -u)" -eq 0 ] && echo "user root;")
-daemon off;
-worker_processes 1;
-pid $FB_TMP/ng/nginx.pid;
-error_log $FB_TMP/ng/error.log info;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $FB_TMP/ng/cb;
-	fastcgi_temp_path $FB_TMP/ng/fc;
-	proxy_temp_path $FB_TMP/ng/px;
-	uwsgi_temp_path $FB_TMP/ng/uw;
-	scgi_temp_path $FB_TMP/ng/sc;
-	server {
+	nginx_run "$port" "server {
 		listen 127.0.0.1:$port;
 		location = /status {
 			allow 127.0.0.1;
@@ -224,17 +209,7 @@ http {
 			include /etc/nginx/fastcgi_params;
 			fastcgi_pass unix:$SOCK;
 		}
-	}
-}
-EOF
-	"$NGINX" -c "$FB_TMP/ng/nginx.conf" -p "$FB_TMP/ng/" </dev/null \
-	    >>"$FB_TMP/ng/out.log" 2>&1 &
-	NGINX_PID=$!
-	echo "$NGINX_PID" >>"$FB_TMP/pids"
-	for ((i = 0; i < 50; i++)); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/status" && break
-		sleep 0.1
-	done
+	}"
 	# Some traffic to count: two CGIs that exit 0.
 	fcgi bin.cgi exit=0 req:1 read:END_REQUEST >/dev/null
 	fcgi bin.cgi exit=0 req:1 read:END_REQUEST >/dev/null

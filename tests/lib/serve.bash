@@ -352,37 +352,21 @@ EOF
 
 # ------------------------------------------------------------------ nginx
 
-# nginx_start ROOT SOCK [SOCK2]: nginx (master + 1 worker, foreground, run
-# from this shell in the background) on 127.0.0.1:free port, serving ROOT:
-#   /        -> fastcgi_pass unix:SOCK, request and response unbuffered
-#   /keep/   -> upstream with keepalive, fastcgi_keep_conn on (ROOT/keep
-#               is a symlink to ROOT itself)
-#   /short/  -> unix:SOCK2 when given (ROOT/short -> ROOT likewise)
-# Sets and exports NGINX_PID, NGINX_URL, NGINX_ERRLOG.
-nginx_start() {
-	local root=$1 sock=$2 sock2=${3:-} dir="$FB_TMP/nginx" port i user=""
+# nginx_run PORT BODY: nginx (master + 1 worker, foreground, run from this
+# shell in the background) on 127.0.0.1:PORT (which BODY's server must
+# listen on), with BODY inside its http { } block after the temporary
+# paths, all under "$FB_TMP/nginx"; waits (bounded) until it answers.  As
+# root, its workers run as root too, to reach the sockets in our 0700 temp
+# dir.  Sets and exports NGINX_PID, NGINX_URL, NGINX_ERRLOG.
+nginx_run() {
+	local port=$1 body=$2 dir="$FB_TMP/nginx" i user=""
 	[ -x "$NGINX" ] || { echo "nginx not found ($NGINX)" >&2; return 1; }
 	mkdir -p "$dir"
-	ln -sfn . "$root/keep"
-	port=$(free_tcp_port)
 	NGINX_URL="http://127.0.0.1:$port"
 	NGINX_ERRLOG="$dir/error.log"
 	export NGINX_URL NGINX_ERRLOG
-	# Workers must reach the sockets in our 0700 temp dir.
 	[ "$(id -u)" -eq 0 ] && user="user root;"
-	local common="include /etc/nginx/fastcgi_params;
-			fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
-			fastcgi_read_timeout 60s;
-			fastcgi_send_timeout 60s;"
-	local short=""
-	if [ -n "$sock2" ]; then
-		ln -sfn . "$root/short"
-		short="location /short/ {
-			$common
-			fastcgi_pass unix:$sock2;
-		}"
-	fi
-	cat >"$dir/nginx.conf" <<EOF
+	cat >"$dir/nginx.conf" <<NGINXCONF
 $user
 daemon off;
 master_process on;
@@ -399,7 +383,49 @@ http {
 	proxy_temp_path $dir/proxy_temp;
 	uwsgi_temp_path $dir/uwsgi_temp;
 	scgi_temp_path $dir/scgi_temp;
-	client_max_body_size 200m;
+	$body
+}
+NGINXCONF
+	"$NGINX" -e "$NGINX_ERRLOG" -p "$dir/" -c "$dir/nginx.conf" \
+	    </dev/null >>"$dir/nginx.out" 2>&1 3>&- &
+	NGINX_PID=$!
+	export NGINX_PID
+	echo "$NGINX_PID" >>"$FB_TMP/pids"
+	for ((i = 0; i < 100; i++)); do
+		if ! alive "$NGINX_PID"; then
+			echo "nginx exited at start-up:" >&2
+			cat "$dir/nginx.out" "$NGINX_ERRLOG" >&2
+			return 1
+		fi
+		timeout 2 curl -s -o /dev/null "$NGINX_URL/" && return 0
+		sleep 0.1
+	done
+	echo "nginx did not answer on $NGINX_URL within 10 s" >&2
+	cat "$dir/nginx.out" "$NGINX_ERRLOG" >&2
+	return 1
+}
+
+# nginx_start ROOT SOCK [SOCK2]: nginx_run on a free port, serving ROOT:
+#   /        -> fastcgi_pass unix:SOCK, request and response unbuffered
+#   /keep/   -> upstream with keepalive, fastcgi_keep_conn on (ROOT/keep
+#               is a symlink to ROOT itself)
+#   /short/  -> unix:SOCK2 when given (ROOT/short -> ROOT likewise)
+nginx_start() {
+	local root=$1 sock=$2 sock2=${3:-} port short=""
+	local common="include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+			fastcgi_read_timeout 60s;
+			fastcgi_send_timeout 60s;"
+	ln -sfn . "$root/keep"
+	port=$(free_tcp_port)
+	if [ -n "$sock2" ]; then
+		ln -sfn . "$root/short"
+		short="location /short/ {
+			$common
+			fastcgi_pass unix:$sock2;
+		}"
+	fi
+	nginx_run "$port" "client_max_body_size 200m;
 	upstream serve_keep {
 		server unix:$sock;
 		keepalive 4;
@@ -420,26 +446,7 @@ http {
 			fastcgi_keep_conn on;
 		}
 		$short
-	}
-}
-EOF
-	"$NGINX" -e "$NGINX_ERRLOG" -p "$dir/" -c "$dir/nginx.conf" \
-	    </dev/null >>"$dir/nginx.out" 2>&1 3>&- &
-	NGINX_PID=$!
-	export NGINX_PID
-	echo "$NGINX_PID" >>"$FB_TMP/pids"
-	for ((i = 0; i < 100; i++)); do
-		if ! alive "$NGINX_PID"; then
-			echo "nginx exited at start-up:" >&2
-			cat "$dir/nginx.out" "$NGINX_ERRLOG" >&2
-			return 1
-		fi
-		timeout 2 curl -s -o /dev/null "$NGINX_URL/" && return 0
-		sleep 0.1
-	done
-	echo "nginx did not answer on $NGINX_URL within 10 s" >&2
-	cat "$dir/nginx.out" "$NGINX_ERRLOG" >&2
-	return 1
+	}"
 }
 
 nginx_stop() {
