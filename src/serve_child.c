@@ -289,13 +289,12 @@ child_start(struct req *r)
 	r->state = REQ_RUNNING;
 	/*
 	 * Watched from the start for what they will want first, so that a
-	 * request costs no change of watch: stdout and stderr for reading,
-	 * and stdin not at all when the whole body (often none) is in.
+	 * request costs no change of watch: stdout and stderr for reading;
+	 * stdin only once a body waits for room in its pipe (req_update), as
+	 * most requests have none.
 	 */
 	if (!req_stdin_pending(r) && r->stdin_ended)
 		req_close_fd(r, &r->in_fd);
-	else if (ev_set(srv->ev, r->in_fd, 0, req_on_stdin, r) == -1)
-		return -1;	/* the caller ends r; req_free stops the CGI */
 	if (ev_set(srv->ev, r->out_fd, POLLIN, req_on_stdout, r) == -1 ||
 	    ev_set(srv->ev, r->err_fd, POLLIN, req_on_stderr, r) == -1)
 		return -1;

@@ -629,9 +629,12 @@ req_update(struct req *r)
 	if (r->in_fd != -1) {
 		if (!req_stdin_pending(r) && r->stdin_ended)
 			req_close_fd(r, &r->in_fd);
-		else
-			ev_events(ev, r->in_fd, req_stdin_pending(r) ?
-			    POLLOUT : 0);
+		else if (req_stdin_pending(r)) {
+			if (ev_set(ev, r->in_fd, POLLOUT, req_on_stdin, r) ==
+			    -1)
+				c->broken = 1;
+		} else
+			ev_events(ev, r->in_fd, 0);
 	}
 	/* Until its headers check, stdout goes to r->head, not the socket. */
 	if (r->out_fd != -1)

@@ -76,50 +76,49 @@ server_dispatch_soon(struct server *srv)
 	srv->dispatch_due = 1;
 }
 
-
+/*
+ * One connection a turn of the loop: the listener is level-triggered, so
+ * while more wait the next turn takes the next, and no accept is made
+ * only to learn that none is left.
+ */
 void
 server_on_accept(void *arg, int fd, int revents)
 {
 	struct server		*srv = arg;
 	struct sockaddr_storage	 ss;
-	socklen_t		 len;
+	socklen_t		 len = sizeof(ss);
+	char			 peer[64];
 	int			 s;
 
 	(void)revents;
-	while (srv->nconns < srv->max_conns) {
-		len = sizeof(ss);
-		s = accept4(fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (s == -1 && (errno == EMFILE || errno == ENFILE ||
-		    errno == ENOBUFS || errno == ENOMEM)) {
-			/* Level-triggered: watched on, it would wake the loop
-			 * at once, again and again.  The tick tries again. */
-			slog_limited(&accept_log, LOG_ERR, "accept: %s: the "
-			    "others wait in the listen queue", strerror(errno));
-			srv->accept_paused = 1;
-			ev_events(srv->ev, fd, 0);
-			return;
-		}
-		if (s == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				slog(LOG_ERR, "accept: %s", strerror(errno));
-			return;
-		}
-		if (!addr_peer_allowed(srv->allowed, srv->nallowed, &ss)) {
-			char	 peer[64];
-
-			addr_format_peer(&ss, peer, sizeof(peer));
-			slog(LOG_WARNING, "%s: refused: not in "
-			    "FCGI_WEB_SERVER_ADDRS", peer);
-			close(s);
-			continue;
-		}
-		if (conn_new(srv, s, &ss) == NULL)
-			return;
+	s = accept4(fd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s == -1 && (errno == EMFILE || errno == ENFILE ||
+	    errno == ENOBUFS || errno == ENOMEM)) {
+		/* Watched on, it would wake the loop at once, again and
+		 * again.  The tick tries again. */
+		slog_limited(&accept_log, LOG_ERR, "accept: %s: the others "
+		    "wait in the listen queue", strerror(errno));
+		srv->accept_paused = 1;
+		ev_events(srv->ev, fd, 0);
+		return;
 	}
+	if (s == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			slog(LOG_ERR, "accept: %s", strerror(errno));
+		return;
+	}
+	if (!addr_peer_allowed(srv->allowed, srv->nallowed, &ss)) {
+		addr_format_peer(&ss, peer, sizeof(peer));
+		slog(LOG_WARNING, "%s: refused: not in FCGI_WEB_SERVER_ADDRS",
+		    peer);
+		close(s);
+		return;
+	}
+	(void)conn_new(srv, s, &ss);
 	/* Full: leave the rest in the listen queue until one closes. */
-	ev_events(srv->ev, fd, 0);
+	if (srv->nconns >= srv->max_conns)
+		ev_events(srv->ev, fd, 0);
 }
 
 static void
