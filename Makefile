@@ -146,7 +146,11 @@ endif
 
 # scripts/check-self-contained fails when a tracked file refers to a
 # directory beside the checkout: the tests need nothing outside it.
+# musl-tools, for tests/static.bats (which runs `make static`), is
+# installed too where it can be; where it cannot (no root, not Debian),
+# those tests are skipped and say why.
 check: deps
+	-scripts/install-deps --static
 	scripts/check-self-contained
 	$(MAKE) fcgi-bridge unit $(FUZZ_REPLAYS)
 	tests/run $(UNIT_TESTS) $(FUZZ_REPLAYS)
