@@ -32,7 +32,7 @@ long long
 strtonum(const char *s, long long minval, long long maxval,
     const char **errstr)
 {
-	long long	 n = 0;
+	long long	 n;
 	char		*end;
 	int		 saved = errno;
 
