@@ -1,6 +1,7 @@
-# fcgi-bridge: GNU make.  `make` builds ./fcgi-bridge, `make check` installs
-# what the tests need and runs them all, `make check SANITIZE=1` does the
-# same with ASan and UBSan.
+# fcgi-bridge: GNU make.  `make` builds ./fcgi-bridge, `make static` a
+# fully static ./fcgi-bridge-static, `make check` installs what the tests
+# need and runs them all, `make check SANITIZE=1` does the same with ASan
+# and UBSan.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -65,6 +66,45 @@ $(BUILD)/addr_test: tests/unit/addr_test.c $(TAP) src/addr.c src/util.c \
 
 unit: $(UNIT_TESTS)
 
+# ./fcgi-bridge-static runs where there is no C library (a scratch image,
+# a chroot).  It is linked with musl (musl-gcc, from musl-tools), not
+# glibc: glibc's static getaddrinfo and getpwnam load glibc's shared NSS
+# modules at run time, and its static NSS crashed on an unknown user,
+# where musl reads /etc/hosts, resolv.conf, /etc/passwd and /etc/group
+# itself.  libbsd is built for glibc alone, so src/compat gives this
+# build, and only this one, what musl lacks of it (strtonum, closefrom,
+# getprogname, pidfile_*) under libbsd's header names, and W_EXITCODE.
+# musl-gcc searches musl's headers only: the kernel's (linux/sockios.h)
+# come through links in $(STATIC_BUILD)/include.  No sanitizers here.
+MUSL_CC ?= musl-gcc
+STATIC_BUILD = build/static
+STATIC_OBJS = $(SRCS:src/%.c=$(STATIC_BUILD)/%.o) \
+	$(STATIC_BUILD)/compat/libbsd.o
+STATIC_CPPFLAGS = $(CPPFLAGS) -I src/compat -isystem $(STATIC_BUILD)/include
+KERNEL_ASM = /usr/include/$(shell $(MUSL_CC) -print-multiarch)/asm
+
+static:
+	@command -v $(MUSL_CC) >/dev/null || { echo "make static: $(MUSL_CC)" \
+	    "not found: scripts/install-deps --static installs it" >&2; exit 1; }
+	$(MAKE) fcgi-bridge-static
+
+fcgi-bridge-static: $(STATIC_OBJS)
+	$(MUSL_CC) -static -std=c11 $(WARNFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -o $@ $(STATIC_OBJS) $(LDLIBS)
+
+$(STATIC_BUILD)/%.o: src/%.c src/*.h src/compat/*/*.h \
+    | $(STATIC_BUILD)/include $(STATIC_BUILD)/compat
+	$(MUSL_CC) -std=c11 $(WARNFLAGS) $(CFLAGS) $(STATIC_CPPFLAGS) -c -o $@ $<
+
+$(STATIC_BUILD)/compat:
+	mkdir -p $@
+
+$(STATIC_BUILD)/include:
+	mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn $(KERNEL_ASM) $@/asm
+
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
 # input that once found a defect).
@@ -106,7 +146,11 @@ endif
 
 # scripts/check-self-contained fails when a tracked file refers to a
 # directory beside the checkout: the tests need nothing outside it.
+# musl-tools, for tests/static.bats (which runs `make static`), is
+# installed too where it can be; where it cannot (no root, not Debian),
+# those tests are skipped and say why.
 check: deps
+	-scripts/install-deps --static
 	scripts/check-self-contained
 	$(MAKE) fcgi-bridge unit $(FUZZ_REPLAYS)
 	tests/run $(UNIT_TESTS) $(FUZZ_REPLAYS)
@@ -138,8 +182,8 @@ lint:
 	mandoc -Tlint -Wwarning man/fcgi-bridge.1
 
 clean:
-	rm -rf build fcgi-bridge
+	rm -rf build fcgi-bridge fcgi-bridge-static
 
 FORCE:
 
-.PHONY: all unit deps demo check fuzz install lint clean FORCE
+.PHONY: all unit static deps demo check fuzz install lint clean FORCE

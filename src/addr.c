@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,13 @@ addr_inet(const char *host, const char *port, int family, struct addr *a,
 	hints.ai_flags = AI_NUMERICSERV;
 	if (*host == '\0')
 		host = "127.0.0.1";
+	/*
+	 * localhost is the loopback address (RFC 6761, 6.3), taken without
+	 * the resolver: the static binary runs where there may be no
+	 * /etc/hosts, and musl then asks DNS, for 5 s.
+	 */
+	if (strcasecmp(host, "localhost") == 0)
+		host = family == AF_INET6 ? "::1" : "127.0.0.1";
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "%s: %s", a->text, gai_strerror(rc));
 		return -1;

@@ -396,8 +396,8 @@ supervise(struct spawn *sp, const sigset_t *sigs)
 		ts.tv_nsec = (next - now) % 1000 * 1000000L;
 		sig = sigtimedwait(sigs, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-			warnx("%s: stopping %d processes on SIG%s", o->argv[0],
-			    o->n, sigabbrev_np(sig));
+			warnx("%s: stopping %d processes on signal %d (%s)",
+			    o->argv[0], o->n, sig, strsignal(sig));
 			break;
 		}
 
