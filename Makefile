@@ -46,7 +46,8 @@ $(BUILD):
 
 # Each unit test is its file under tests/unit, the TAP harness, and the
 # sources it tests.
-UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test $(BUILD)/addr_test
+UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test $(BUILD)/addr_test \
+	$(BUILD)/hdr_test
 TAP = tests/unit/tap.c tests/unit/tap.h
 
 $(BUILD)/fcgi_test: tests/unit/fcgi_test.c $(TAP) src/fcgi.c src/fcgi.h | $(BUILD)
@@ -62,6 +63,11 @@ $(BUILD)/addr_test: tests/unit/addr_test.c $(TAP) src/addr.c src/util.c \
     src/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/addr_test.c \
 	    tests/unit/tap.c src/addr.c src/util.c $(LIBBSD) $(LDLIBS)
+
+$(BUILD)/hdr_test: tests/unit/hdr_test.c $(TAP) src/hdr.c src/json.c src/*.h \
+    | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/hdr_test.c \
+	    tests/unit/tap.c src/hdr.c src/json.c -lz -lm
 
 unit: $(UNIT_TESTS)
 
