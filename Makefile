@@ -13,7 +13,7 @@ WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -iquote src
 # libbsd is linked statically: one shared library less to map at start-up.
 LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
-LDLIBS += -lm
+LDLIBS += -lz -lm
 
 ifeq ($(SANITIZE),1)
 FLAVOR = asan
@@ -27,7 +27,8 @@ ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
 SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/serve_server.c src/serve_conn.c \
 	src/serve_req.c src/serve_body.c src/serve_script.c src/serve_child.c \
-	src/serve_sched.c src/bench.c src/util.c \
+	src/serve_sched.c src/bench.c src/bench_report.c src/hdr.c src/json.c \
+	src/util.c \
 	src/spawn.c src/reqspec.c src/cgifcgi.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
