@@ -319,10 +319,8 @@ second_close(struct bench *b, long long end)
 	double		 duration_s = (double)(end - b->second_us) / 1e6;
 
 	if (results_add_second(&b->res, start_s, duration_s, b->second.total,
-	    b->second_errors, &b->second) == -1) {
-		warn("the timeline");
+	    b->second_errors, &b->second) == -1)
 		return EX_OSERR;
-	}
 	s = &b->res.seconds[b->res.nseconds - 1];
 	if (b->log != NULL && (fprintf(b->log, "%.3f,%.3f,%.3f,%s\n",
 	    start_s, duration_s, (double)s->max_us / 1000,

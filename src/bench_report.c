@@ -317,6 +317,20 @@ json_print_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* h encoded, with r's encoder: a string to free, or NULL (said). */
+static char *
+results_encode(struct results *r, const struct hdr *h)
+{
+	char	*s = NULL;
+
+	if ((r->encoder != NULL ||
+	    (r->encoder = hdr_encoder_new()) != NULL))
+		s = hdr_encode(r->encoder, h);
+	if (s == NULL)
+		warnx("encoding a histogram: out of memory");
+	return s;
+}
+
 int
 results_add_second(struct results *r, double start_s, double duration_s,
     uint64_t requests, uint64_t errors, const struct hdr *h)
@@ -326,8 +340,10 @@ results_add_second(struct results *r, double start_s, double duration_s,
 
 	if (r->nseconds == r->seconds_cap) {
 		cap = r->seconds_cap ? r->seconds_cap * 2 : 64;
-		if ((s = reallocarray(r->seconds, cap, sizeof(*s))) == NULL)
+		if ((s = reallocarray(r->seconds, cap, sizeof(*s))) == NULL) {
+			warn("the timeline");
 			return -1;
+		}
 		r->seconds = s;
 		r->seconds_cap = cap;
 	}
@@ -339,7 +355,7 @@ results_add_second(struct results *r, double start_s, double duration_s,
 	s->max_us = h->max;
 	s->p50_us = hdr_percentile(h, 50);
 	s->p99_us = hdr_percentile(h, 99);
-	if ((s->histogram = hdr_encode(h)) == NULL)
+	if ((s->histogram = results_encode(r, h)) == NULL)
 		return -1;
 	r->nseconds++;
 	return 0;
@@ -355,6 +371,8 @@ results_free(struct results *r)
 	free(r->seconds);
 	r->seconds = NULL;
 	r->nseconds = r->seconds_cap = 0;
+	hdr_encoder_free(r->encoder);
+	r->encoder = NULL;
 }
 
 /* Latency figures in milliseconds, from microseconds. */
@@ -420,7 +438,7 @@ report_json_timeline(const struct results *r)
 }
 
 int
-report_json(const struct results *r, const struct check *checks,
+report_json(struct results *r, const struct check *checks,
     size_t nchecks, void (*settings)(void *), void *arg)
 {
 	const struct hdr	*h = &r->latency;
@@ -428,10 +446,8 @@ report_json(const struct results *r, const struct check *checks,
 	char			*encoded;
 	size_t			 i;
 
-	if ((encoded = hdr_encode(h)) == NULL) {
-		warn("encoding the histogram");
+	if ((encoded = results_encode(r, h)) == NULL)
 		return EX_OSERR;
-	}
 	printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
 	    (unsigned long long)results_requests(r),
 	    (unsigned long long)results_errors(r));
@@ -634,7 +650,7 @@ merge_second(struct results *r, struct json e, double offset,
 	sum->max = s->max_us;
 	hdr_add(sum, tmp);
 	free(s->histogram);
-	if ((s->histogram = hdr_encode(sum)) == NULL)
+	if ((s->histogram = results_encode(r, sum)) == NULL)
 		return -1;
 	s->requests += requests;
 	s->errors += errors;

@@ -51,6 +51,7 @@ struct results {
 	struct second	*seconds;
 	size_t		 nseconds;
 	size_t		 seconds_cap;
+	struct hdr_encoder *encoder;	/* made at the first use */
 };
 
 enum figure {
@@ -94,7 +95,7 @@ int	 check_parse(const char *, struct check *c);
 
 /*
  * Appends a second to r's timeline, with the latencies of h, whose max
- * is that second's exact max.  0, or -1 when out of memory.
+ * is that second's exact max.  0, or -1 when out of memory (said).
  */
 int	 results_add_second(struct results *r, double start_s,
 	    double duration_s, uint64_t requests, uint64_t errors,
@@ -109,7 +110,7 @@ void	 report_text(const struct results *, const struct check *, size_t);
  * The JSON report, one line on stdout; settings prints what ends it (a
  * key and its value, or several, after a ',').  0, or EX_OSERR (said).
  */
-int	 report_json(const struct results *, const struct check *, size_t,
+int	 report_json(struct results *, const struct check *, size_t,
 	    void (*settings)(void *), void *arg);
 /*
  * Says on stderr which checks failed, and returns the exit status that

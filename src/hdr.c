@@ -314,28 +314,67 @@ encode_v2(const struct hdr *h, uint8_t *p)
 static const char	 b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *
-hdr_encode(const struct hdr *h)
+struct hdr_encoder {
+	z_stream	 z;
+	uint8_t		*raw;		/* V2_MAX_LEN */
+	uint8_t		*out;		/* the compressed wrapping */
+	size_t		 out_cap;
+};
+
+struct hdr_encoder *
+hdr_encoder_new(void)
 {
-	uint8_t		*raw, *z = NULL;
-	char		*s = NULL;
-	uLongf		 zlen;
+	struct hdr_encoder	*e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	/* Level 9, as HdrHistogram's HistogramLogWriter compresses. */
+	if (deflateInit(&e->z, Z_BEST_COMPRESSION) != Z_OK) {
+		free(e);
+		return NULL;
+	}
+	e->out_cap = COMPRESSED_HEADER_LEN + deflateBound(&e->z, V2_MAX_LEN);
+	if ((e->raw = malloc(V2_MAX_LEN)) == NULL ||
+	    (e->out = malloc(e->out_cap)) == NULL) {
+		hdr_encoder_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void
+hdr_encoder_free(struct hdr_encoder *e)
+{
+	if (e == NULL)
+		return;
+	deflateEnd(&e->z);
+	free(e->raw);
+	free(e->out);
+	free(e);
+}
+
+char *
+hdr_encode(struct hdr_encoder *e, const struct hdr *h)
+{
+	uint8_t		*z = e->out;
+	char		*s;
 	size_t		 rawlen, n, i, k;
 	uint32_t	 w;
 
-	if ((raw = malloc(V2_MAX_LEN)) == NULL)
+	rawlen = encode_v2(h, e->raw);
+	if (deflateReset(&e->z) != Z_OK)
 		return NULL;
-	rawlen = encode_v2(h, raw);
-	zlen = compressBound(rawlen);
-	if ((z = malloc(COMPRESSED_HEADER_LEN + zlen)) == NULL ||
-	    compress2(z + COMPRESSED_HEADER_LEN, &zlen, raw, rawlen,
-	    Z_BEST_COMPRESSION) != Z_OK)
-		goto done;
+	e->z.next_in = e->raw;
+	e->z.avail_in = (uInt)rawlen;
+	e->z.next_out = z + COMPRESSED_HEADER_LEN;
+	e->z.avail_out = (uInt)(e->out_cap - COMPRESSED_HEADER_LEN);
+	if (deflate(&e->z, Z_FINISH) != Z_STREAM_END)
+		return NULL;
 	put_be32(z, COOKIE_V2_COMPRESSED | COOKIE_TLZE);
-	put_be32(z + 4, (uint32_t)zlen);
-	n = COMPRESSED_HEADER_LEN + zlen;
+	put_be32(z + 4, (uint32_t)e->z.total_out);
+	n = COMPRESSED_HEADER_LEN + e->z.total_out;
 	if ((s = malloc((n + 2) / 3 * 4 + 1)) == NULL)
-		goto done;
+		return NULL;
 	for (i = 0, k = 0; i < n; i += 3) {
 		w = (uint32_t)z[i] << 16;
 		if (i + 1 < n)
@@ -348,9 +387,6 @@ hdr_encode(const struct hdr *h)
 		s[k++] = i + 2 < n ? b64[w & 63] : '=';
 	}
 	s[k] = '\0';
-done:
-	free(raw);
-	free(z);
 	return s;
 }
 

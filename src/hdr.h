@@ -48,10 +48,18 @@ uint64_t	 hdr_percentile(const struct hdr *, double p);
  */
 int		 hdr_print_spectrum(const struct hdr *, FILE *, double scale);
 /*
+ * What encoding needs, kept from one histogram to the next: the buffers
+ * and zlib's stream, whose state is some 256 KiB, so that a histogram a
+ * second costs no allocation of it.  NULL when out of memory.
+ */
+struct hdr_encoder;
+struct hdr_encoder	*hdr_encoder_new(void);
+void		 hdr_encoder_free(struct hdr_encoder *);
+/*
  * The histogram as HdrHistogram's compressed V2 encoding, in base64: a
  * NUL-terminated string to free, or NULL when out of memory.
  */
-char		*hdr_encode(const struct hdr *);
+char		*hdr_encode(struct hdr_encoder *, const struct hdr *);
 /*
  * Reads what hdr_encode writes (len bytes of base64), from HdrHistogram
  * too when its layout is this one, into h: its counts and total, with

@@ -48,18 +48,21 @@ four(void)
 static void
 t_encode_golden(void)
 {
-	struct hdr	*h = hdr_new();
-	char		*s;
+	struct hdr_encoder	*e = hdr_encoder_new();
+	struct hdr		*h = hdr_new();
+	char			*s;
 
-	s = hdr_encode(h);
+	s = hdr_encode(e, h);
 	CHECK_STR(s, java_empty);
 	free(s);
 	free(h);
+	/* The same encoder again: its stream starts anew. */
 	h = four();
-	s = hdr_encode(h);
+	s = hdr_encode(e, h);
 	CHECK_STR(s, java_four);
 	free(s);
 	free(h);
+	hdr_encoder_free(e);
 }
 
 static void
@@ -81,10 +84,11 @@ t_decode_golden(void)
 static void
 t_round_trip(void)
 {
-	struct hdr	*h = hdr_new(), *back = hdr_new();
-	uint32_t	 x = 12345;
-	char		*s;
-	int		 i;
+	struct hdr_encoder	*e = hdr_encoder_new();
+	struct hdr		*h = hdr_new(), *back = hdr_new();
+	uint32_t		 x = 12345;
+	char			*s;
+	int			 i;
 
 	for (i = 0; i < 100000; i++) {
 		x ^= x << 13;
@@ -94,7 +98,7 @@ t_round_trip(void)
 	}
 	hdr_record(h, HDR_HIGHEST);
 	hdr_record(h, (uint64_t)HDR_HIGHEST * 2);	/* counts as HIGHEST */
-	s = hdr_encode(h);
+	s = hdr_encode(e, h);
 	CHECK(s != NULL);
 	CHECK_EQ(hdr_decode(s, strlen(s), back), 0);
 	CHECK_MEM(back->count, h->count, sizeof(h->count));
@@ -102,6 +106,7 @@ t_round_trip(void)
 	free(s);
 	free(h);
 	free(back);
+	hdr_encoder_free(e);
 }
 
 /* Java's getValueAtPercentile on 1..10 and 1..1000, capped at the max. */
