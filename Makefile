@@ -75,8 +75,9 @@ unit: $(UNIT_TESTS)
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
 # input that once found a defect).
-FUZZ_TARGETS = fcgi serve
+FUZZ_TARGETS = fcgi serve report
 FUZZ_SRCS_fcgi = src/fcgi.c
+FUZZ_SRCS_report = src/json.c src/hdr.c
 FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
 	src/cgi.c src/ev.c src/util.c src/addr.c
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
@@ -93,7 +94,7 @@ $(BUILD)/replay_%: tests/fuzz/%_fuzz.c tests/fuzz/replay.c $$(FUZZ_SRCS_$$*) \
 build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) src/*.h
 	mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lm
+	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lz -lm
 
 deps:
 	@scripts/install-deps
