@@ -14,7 +14,7 @@ WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -iquote src
 # libbsd is linked statically: one shared library less to map at start-up.
 LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
-LDLIBS += -lm
+LDLIBS += -lz -lm
 
 ifeq ($(SANITIZE),1)
 FLAVOR = asan
@@ -28,7 +28,8 @@ ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
 SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/serve_server.c src/serve_conn.c \
 	src/serve_req.c src/serve_body.c src/serve_script.c src/serve_child.c \
-	src/serve_sched.c src/serve_status.c src/bench.c src/util.c \
+	src/serve_sched.c src/serve_status.c src/bench.c src/bench_report.c \
+	src/hdr.c src/json.c src/util.c \
 	src/spawn.c src/reqspec.c src/cgifcgi.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
@@ -47,7 +48,8 @@ $(BUILD):
 
 # Each unit test is its file under tests/unit, the TAP harness, and the
 # sources it tests.
-UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test $(BUILD)/addr_test
+UNIT_TESTS = $(BUILD)/fcgi_test $(BUILD)/cgi_test $(BUILD)/addr_test \
+	$(BUILD)/hdr_test
 TAP = tests/unit/tap.c tests/unit/tap.h
 
 $(BUILD)/fcgi_test: tests/unit/fcgi_test.c $(TAP) src/fcgi.c src/fcgi.h | $(BUILD)
@@ -64,6 +66,11 @@ $(BUILD)/addr_test: tests/unit/addr_test.c $(TAP) src/addr.c src/util.c \
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/addr_test.c \
 	    tests/unit/tap.c src/addr.c src/util.c $(LIBBSD) $(LDLIBS)
 
+$(BUILD)/hdr_test: tests/unit/hdr_test.c $(TAP) src/hdr.c src/json.c src/*.h \
+    | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -o $@ tests/unit/hdr_test.c \
+	    tests/unit/tap.c src/hdr.c src/json.c -lz -lm
+
 unit: $(UNIT_TESTS)
 
 # ./fcgi-bridge-static runs where there is no C library (a scratch image,
@@ -74,14 +81,18 @@ unit: $(UNIT_TESTS)
 # itself.  libbsd is built for glibc alone, so src/compat gives this
 # build, and only this one, what musl lacks of it (strtonum, closefrom,
 # getprogname, pidfile_*) under libbsd's header names, and W_EXITCODE.
-# musl-gcc searches musl's headers only: the kernel's (linux/sockios.h)
-# come through links in $(STATIC_BUILD)/include.  No sanitizers here.
+# musl-gcc searches musl's headers and libraries only: the kernel's
+# headers (linux/sockios.h) and zlib's come through links in
+# $(STATIC_BUILD)/include, and Debian's libz.a is linked by its path
+# (zlib calls only malloc, free and the mem* functions, which musl has).
+# No sanitizers here.
 MUSL_CC ?= musl-gcc
 STATIC_BUILD = build/static
 STATIC_OBJS = $(SRCS:src/%.c=$(STATIC_BUILD)/%.o) \
 	$(STATIC_BUILD)/compat/libbsd.o
 STATIC_CPPFLAGS = $(CPPFLAGS) -I src/compat -isystem $(STATIC_BUILD)/include
 KERNEL_ASM = /usr/include/$(shell $(MUSL_CC) -print-multiarch)/asm
+ZLIB_A = $(shell $(CC) -print-file-name=libz.a)
 
 static:
 	@command -v $(MUSL_CC) >/dev/null || { echo "make static: $(MUSL_CC)" \
@@ -90,7 +101,7 @@ static:
 
 fcgi-bridge-static: $(STATIC_OBJS)
 	$(MUSL_CC) -static -std=c11 $(WARNFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ $(STATIC_OBJS) $(LDLIBS)
+	    -o $@ $(STATIC_OBJS) $(ZLIB_A) -lm
 
 $(STATIC_BUILD)/%.o: src/%.c src/*.h src/compat/*/*.h \
     | $(STATIC_BUILD)/include $(STATIC_BUILD)/compat
@@ -104,12 +115,15 @@ $(STATIC_BUILD)/include:
 	ln -sfn /usr/include/linux $@/linux
 	ln -sfn /usr/include/asm-generic $@/asm-generic
 	ln -sfn $(KERNEL_ASM) $@/asm
+	ln -sfn /usr/include/zlib.h $@/zlib.h
+	ln -sfn /usr/include/zconf.h $@/zconf.h
 
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
 # input that once found a defect).
-FUZZ_TARGETS = fcgi serve
+FUZZ_TARGETS = fcgi serve report
 FUZZ_SRCS_fcgi = src/fcgi.c
+FUZZ_SRCS_report = src/json.c src/hdr.c
 FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
 	src/cgi.c src/ev.c src/util.c src/addr.c
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
@@ -126,7 +140,7 @@ $(BUILD)/replay_%: tests/fuzz/%_fuzz.c tests/fuzz/replay.c $$(FUZZ_SRCS_$$*) \
 build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) src/*.h
 	mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lm
+	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lz -lm
 
 deps:
 	@scripts/install-deps

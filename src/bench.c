@@ -4,8 +4,9 @@
  * with its id patched per send; its body is framed per send from the text
  * or the file of the options, a record at a time, so that a body of any
  * size takes a record or two of memory.  The connections run on one event
- * loop; latencies go into a histogram of fixed size, so memory does not
- * grow with the number of requests.
+ * loop; latencies go into HdrHistogram's histogram of fixed size, so
+ * memory does not grow with the number of requests: one for the run, one
+ * for the second under way, which joins the timeline when it ends.
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
@@ -17,7 +18,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,48 +31,22 @@
 
 #include "addr.h"
 #include "bench.h"
+#include "bench_report.h"
 #include "cgi.h"
 #include "ev.h"
 #include "fcgi.h"
+#include "hdr.h"
 #include "reqspec.h"
 #include "util.h"
 
 #define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
 #define STALL_MS		1000
-#define PROGRESS_MS		1000
+/* The wait before a connection is tried again after it could not be
+ * opened: it doubles with each failure, from the first to the last. */
+#define RETRY_FIRST_MS		10
+#define RETRY_LAST_MS		1000
 /* Body bytes a connection queues before it waits for the socket. */
 #define BODY_QUEUE		(128 * 1024)
-
-/*
- * Latency histogram, in microseconds: exact below 256, then 128 buckets
- * per power of two (under 0.8% relative error), up to 2^47 us.
- */
-#define HIST_EXACT		256
-#define HIST_SUB		128
-#define HIST_POWERS		40
-#define HIST_BUCKETS		(HIST_EXACT + HIST_POWERS * HIST_SUB)
-
-struct histogram {
-	uint64_t	 count[HIST_BUCKETS];
-	uint64_t	 n;
-	uint64_t	 min;
-	uint64_t	 max;
-	double		 sum;
-};
-
-enum error_kind {
-	ERR_CONNECT,
-	ERR_RESET,
-	ERR_TIMEOUT,
-	ERR_PROTOCOL,
-	ERR_OVERLOADED,
-	ERR_APP_STATUS,
-	ERR_KINDS
-};
-
-static const char *const error_names[ERR_KINDS] = {
-	"connect", "reset", "timeout", "protocol", "overloaded", "app_status"
-};
 
 /* The head of one request encoded: BEGIN_REQUEST and PARAMS. */
 struct request_bytes {
@@ -123,6 +97,8 @@ struct bconn {
 	size_t			 rlen;
 	uint64_t		 completed;
 	long long		 ending_since;
+	long long		 retry_at;	/* after a failed connect */
+	int			 retry_ms;	/* the next wait */
 	/* The request a connection is being opened for: never open one
 	 * without, or the application holds a worker for nothing. */
 	int			 reserved;
@@ -159,6 +135,16 @@ struct bench {
 	double			 timeout_s;
 	int			 json;
 	int			 progress;
+	struct check		*checks;	/* --check */
+	size_t			 nchecks;
+	const char		*hgrm_path;	/* --hgrm */
+	FILE			*hgrm;
+	const char		*log_path;	/* --hdr-log */
+	FILE			*log;
+	int			 merge;		/* --merge: operands are files */
+	int			 run_options;	/* any option but those */
+	char			**files;	/* of --merge */
+	int			 nfiles;
 
 	long long		 t0_us;		/* start of measurement */
 	long long		 start_us;	/* start of warm-up */
@@ -166,82 +152,15 @@ struct bench {
 	long long		 issued;	/* counted requests sent */
 	long long		 rate_sent;	/* for -R: requests sent */
 	long long		 done;
-	uint64_t		 errors[ERR_KINDS];
-	uint64_t		 status[1000];
-	uint64_t		 bytes_in;
-	uint64_t		 bytes_out;
-	struct histogram	 hist;
+	struct results		 res;
+	/* The second under way: its start, errors and latencies. */
+	long long		 second_us;
+	uint64_t		 second_errors;
+	struct hdr		 second;
 	long long		 last_completion_us;
-	long long		 last_progress_us;
 	int			 mpx_warned;
-	int			 stalled;
 	int			 failed;	/* an exit status to stop with */
 };
-
-static size_t
-hist_index(uint64_t v)
-{
-	int	 e;
-
-	if (v < HIST_EXACT)
-		return (size_t)v;
-	e = 63 - __builtin_clzll(v) - 7;	/* v >> e is in [128, 256) */
-	if (e > HIST_POWERS)
-		return HIST_BUCKETS - 1;
-	return HIST_EXACT + (size_t)(e - 1) * HIST_SUB +
-	    (size_t)((v >> e) - HIST_SUB);
-}
-
-/* The middle of a bucket's range. */
-static double
-hist_value(size_t i)
-{
-	size_t	 e, sub;
-
-	if (i < HIST_EXACT)
-		return (double)i;
-	e = (i - HIST_EXACT) / HIST_SUB + 1;
-	sub = (i - HIST_EXACT) % HIST_SUB + HIST_SUB;
-	return (double)((uint64_t)sub << e) + (double)((uint64_t)1 << e) / 2;
-}
-
-static void
-hist_add(struct histogram *h, uint64_t v)
-{
-	h->count[hist_index(v)]++;
-	if (h->n == 0 || v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-	h->n++;
-	h->sum += (double)v;
-}
-
-static double
-hist_percentile(const struct histogram *h, double p)
-{
-	uint64_t	 want, seen = 0;
-	size_t		 i;
-	double		 v;
-
-	if (h->n == 0)
-		return 0;
-	want = (uint64_t)ceil(p / 100 * (double)h->n);
-	if (want == 0)
-		want = 1;
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		seen += h->count[i];
-		if (seen >= want) {
-			v = hist_value(i);
-			if (v > (double)h->max)
-				v = (double)h->max;
-			if (v < (double)h->min)
-				v = (double)h->min;
-			return v;
-		}
-	}
-	return (double)h->max;
-}
 
 static int
 buf_append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
@@ -378,12 +297,76 @@ may_issue(struct bench *b, long long now, long long *intended)
 }
 
 static void
+progress_line(const struct second *s)
+{
+	fprintf(stderr, "\r%6.0f s %9.1f req/s %7llu errors   ms: p50 %.3f "
+	    "p99 %.3f max %.3f   ", s->start_s + s->duration_s,
+	    s->duration_s > 0 ? (double)s->requests / s->duration_s : 0.0,
+	    (unsigned long long)s->errors, (double)s->p50_us / 1000,
+	    (double)s->p99_us / 1000, (double)s->max_us / 1000);
+}
+
+/*
+ * The second under way ends at end: it joins the timeline, the log of
+ * --hdr-log and the progress line, and the next one starts.  0, or an
+ * exit status (said).
+ */
+static int
+second_close(struct bench *b, long long end)
+{
+	struct second	*s;
+	double		 start_s = (double)(b->second_us - b->t0_us) / 1e6;
+	double		 duration_s = (double)(end - b->second_us) / 1e6;
+
+	if (results_add_second(&b->res, start_s, duration_s, b->second.total,
+	    b->second_errors, &b->second) == -1)
+		return EX_OSERR;
+	s = &b->res.seconds[b->res.nseconds - 1];
+	if (b->log != NULL && (fprintf(b->log, "%.3f,%.3f,%.3f,%s\n",
+	    start_s, duration_s, (double)s->max_us / 1000,
+	    s->histogram) < 0 || fflush(b->log) == EOF)) {
+		warn("%s", b->log_path);
+		return EX_IOERR;
+	}
+	if (b->progress)
+		progress_line(s);
+	hdr_reset(&b->second);
+	b->second_errors = 0;
+	b->second_us = end;
+	return 0;
+}
+
+/*
+ * Ends the seconds that have passed by now, but never the last one of -D:
+ * that one ends with the run, and takes an answer that came a little
+ * late, so that the seconds add up to the run.
+ */
+static void
+seconds_pass(struct bench *b, long long now)
+{
+	long long	 next;
+	int		 rc;
+
+	while (now >= (next = b->second_us + 1000000) &&
+	    (b->total > 0 || next < b->end_us) && !b->failed)
+		if ((rc = second_close(b, next)) != 0)
+			b->failed = rc;
+}
+
+static void
+tally_error(struct bench *b, enum error_kind kind)
+{
+	seconds_pass(b, now_us());
+	b->res.errors[kind]++;
+	b->second_errors++;
+	b->done++;
+}
+
+static void
 count_error(struct bench *b, struct slot *s, enum error_kind kind)
 {
-	if (s == NULL || s->counted) {
-		b->errors[kind]++;
-		b->done++;
-	}
+	if (s->counted)
+		tally_error(b, kind);
 }
 
 /*
@@ -402,15 +385,20 @@ reserve(struct bench *b, long long now, long long *intended, int *counted)
 	return 1;
 }
 
-/* A failed connect uses up the request it was opened for. */
+/*
+ * A failed connect uses up the request it was opened for, and the next
+ * try waits: an address where nothing listens would else take a request
+ * every turn of the loop.
+ */
 static void
 connect_failed(struct bconn *c)
 {
-	if (c->reserved && c->reserved_counted) {
-		c->b->errors[ERR_CONNECT]++;
-		c->b->done++;
-	}
+	if (c->reserved && c->reserved_counted)
+		tally_error(c->b, ERR_CONNECT);
 	c->reserved = 0;
+	c->retry_at = now_us() + c->retry_ms * 1000LL;
+	c->retry_ms = c->retry_ms * 2 < RETRY_LAST_MS ? c->retry_ms * 2 :
+	    RETRY_LAST_MS;
 }
 
 /* Makes room in c's send buffer for len more bytes; 0, or -1. */
@@ -494,7 +482,7 @@ bconn_flush(struct bconn *c)
 	}
 	if (n > 0) {
 		if (measuring(c->b, now_us()))
-			c->b->bytes_out += (uint64_t)n;
+			c->b->res.bytes_out += (uint64_t)n;
 		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
 		c->wlen -= (size_t)n;
 	}
@@ -638,9 +626,11 @@ slot_complete(struct bconn *c, struct slot *s, uint32_t app_status,
 		count_error(b, s, ERR_PROTOCOL);
 		return;
 	}
-	b->status[resp.status]++;
+	seconds_pass(b, now);
+	b->res.status[resp.status]++;
 	b->done++;
-	hist_add(&b->hist, (uint64_t)(now - s->start_us));
+	hdr_record(&b->res.latency, (uint64_t)(now - s->start_us));
+	hdr_record(&b->second, (uint64_t)(now - s->start_us));
 }
 
 static struct slot *
@@ -688,7 +678,7 @@ bconn_read(struct bconn *c)
 		return;
 	}
 	if (measuring(c->b, now_us()))
-		c->b->bytes_in += (uint64_t)n;
+		c->b->res.bytes_in += (uint64_t)n;
 	c->rlen += (size_t)n;
 	while (off < c->rlen) {
 		len = fcgi_record_parse(c->rbuf + off, c->rlen - off, &rec,
@@ -753,6 +743,7 @@ bconn_on_io(void *arg, int fd, int revents)
 			return;
 		}
 		c->state = BC_OPEN;
+		c->retry_ms = RETRY_FIRST_MS;
 		bconn_fill(c);
 		return;
 	}
@@ -787,6 +778,7 @@ bconn_start(struct bconn *c)
 	}
 	if (!in_progress) {
 		c->state = BC_OPEN;
+		c->retry_ms = RETRY_FIRST_MS;
 		bconn_fill(c);
 		return;
 	}
@@ -824,7 +816,7 @@ static void
 bench_reclaim_stalled(struct bench *b, long long now)
 {
 	struct bconn	*c;
-	long long	 oldest, wait;
+	long long	 oldest, wait, mean;
 	int		 i, k, working = 0;
 
 	if (!b->keep)
@@ -835,8 +827,10 @@ bench_reclaim_stalled(struct bench *b, long long now)
 	if (working == 0)
 		return;
 	wait = STALL_MS * 1000LL;
-	if (b->hist.n > 0 && 4 * b->hist.sum / (double)b->hist.n > wait)
-		wait = (long long)(4 * b->hist.sum / (double)b->hist.n);
+	mean = b->res.latency.total > 0 ? (long long)(b->res.latency.sum /
+	    b->res.latency.total) : 0;
+	if (4 * mean > wait)
+		wait = 4 * mean;
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
 		if (c->completed > 0 || c->busy == 0 || c->state != BC_OPEN)
@@ -851,7 +845,7 @@ bench_reclaim_stalled(struct bench *b, long long now)
 			if (c->slots[k].busy && c->slots[k].counted)
 				b->issued--;
 		bconn_close(c, BC_STALLED);
-		b->stalled++;
+		b->res.stalled++;
 	}
 }
 
@@ -878,7 +872,7 @@ bench_tick(struct bench *b, long long now)
 	bench_reclaim_stalled(b, now);
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
-		if (c->state == BC_IDLE)
+		if (c->state == BC_IDLE && now >= c->retry_at)
 			bconn_start(c);
 		else if (c->state == BC_OPEN && c->busy < b->inflight)
 			bconn_fill(c);
@@ -911,37 +905,6 @@ bench_over(struct bench *b, long long now)
 	return !bench_busy(b);
 }
 
-static void
-progress_line(struct bench *b, long long now)
-{
-	double	 el = (double)(now - b->start_us) / 1e6;
-	uint64_t errs = 0;
-	int	 i;
-
-	for (i = 0; i < ERR_KINDS; i++)
-		errs += b->errors[i];
-	fprintf(stderr, "\r%7.1f s %10lld done %9.0f req/s %8llu errors ", el,
-	    b->done, el > 0 ? (double)b->done / el : 0.0,
-	    (unsigned long long)errs);
-}
-
-static void
-json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char	 ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 /* A JSON array of strings. */
 static void
 json_strings(const char *key, char *const *v, size_t n)
@@ -952,7 +915,7 @@ json_strings(const char *key, char *const *v, size_t n)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			putchar(',');
-		json_string(stdout, v[i]);
+		json_print_string(stdout, v[i]);
 	}
 	putchar(']');
 }
@@ -965,80 +928,26 @@ json_key_string(const char *key, const char *v)
 	if (v == NULL)
 		printf("null");
 	else
-		json_string(stdout, v);
-}
-
-/* What the report says, besides the counts that bench keeps. */
-struct totals {
-	uint64_t	 ok;		/* requests that succeeded */
-	uint64_t	 errors;
-	double		 secs;		/* of measurement */
-	double		 rps;
-	/* Latency in milliseconds. */
-	double		 min, mean, p50, p90, p99, p99_9, max;
-};
-
-static void
-totals_count(const struct bench *b, double secs, struct totals *t)
-{
-	const struct histogram	*h = &b->hist;
-	size_t			 i;
-
-	memset(t, 0, sizeof(*t));
-	for (i = 0; i < ERR_KINDS; i++)
-		t->errors += b->errors[i];
-	for (i = 0; i < 1000; i++)
-		t->ok += b->status[i];
-	t->secs = secs;
-	t->rps = secs > 0 ? (double)t->ok / secs : 0;
-	t->min = (double)h->min / 1000;
-	t->mean = h->n ? h->sum / (double)h->n / 1000 : 0.0;
-	t->p50 = hist_percentile(h, 50) / 1000;
-	t->p90 = hist_percentile(h, 90) / 1000;
-	t->p99 = hist_percentile(h, 99) / 1000;
-	t->p99_9 = hist_percentile(h, 99.9) / 1000;
-	t->max = (double)h->max / 1000;
-}
-
-static void
-report_text(const struct bench *b, const struct totals *t)
-{
-	size_t	 i;
-
-	printf("%llu requests in %.2f s, %.1f req/s, %llu errors\n",
-	    (unsigned long long)t->ok, t->secs, t->rps,
-	    (unsigned long long)t->errors);
-	printf("errors:");
-	for (i = 0; i < ERR_KINDS; i++)
-		printf(" %s %llu", error_names[i],
-		    (unsigned long long)b->errors[i]);
-	printf("\nstatus:");
-	for (i = 0; i < 1000; i++)
-		if (b->status[i] > 0)
-			printf(" %zu: %llu", i, (unsigned long long)b->status[i]);
-	printf("\nbytes: %llu in, %llu out\n", (unsigned long long)b->bytes_in,
-	    (unsigned long long)b->bytes_out);
-	printf("latency ms: min %.3f mean %.3f p50 %.3f p90 %.3f p99 %.3f "
-	    "p99.9 %.3f max %.3f\n", t->min, t->mean, t->p50, t->p90, t->p99,
-	    t->p99_9, t->max);
+		json_print_string(stdout, v);
 }
 
 /* The "settings" object of the JSON report: every option in effect. */
 static void
-report_json_settings(const struct bench *b)
+report_json_settings(void *arg)
 {
+	const struct bench		*b = arg;
 	const struct request_spec	*spec = &b->spec;
 	size_t				 i;
 
-	printf("\"settings\":{\"address\":");
-	json_string(stdout, b->address);
+	printf(",\"settings\":{\"address\":");
+	json_print_string(stdout, b->address);
 	printf(",\"urls\":[");
 	for (i = 0; i < b->nreqs; i++) {
 		printf("%s", i ? "," : "");
-		json_string(stdout, b->reqs[i].url);
+		json_print_string(stdout, b->reqs[i].url);
 	}
 	printf("],\"method\":");
-	json_string(stdout, spec->url.method ? spec->url.method :
+	json_print_string(stdout, spec->url.method ? spec->url.method :
 	    spec->body ? "POST" : "GET");
 	json_strings("headers", spec->headers, spec->url.nheaders);
 	json_strings("params", spec->puts, spec->nputs);
@@ -1053,38 +962,6 @@ report_json_settings(const struct bench *b)
 	    "\"rate\":%g,\"timeout_s\":%g}", b->total, b->duration_s,
 	    b->warmup_s, b->nconns, b->inflight, b->keep ? "true" : "false",
 	    b->rate, b->timeout_s);
-}
-
-/* The report as one JSON object on one line. */
-static void
-report_json(const struct bench *b, const struct totals *t)
-{
-	const char	*sep = "";
-	size_t		 i;
-
-	printf("{\"requests\":%llu,\"errors\":%llu,\"errors_by_kind\":{",
-	    (unsigned long long)t->ok, (unsigned long long)t->errors);
-	for (i = 0; i < ERR_KINDS; i++)
-		printf("%s\"%s\":%llu", i ? "," : "", error_names[i],
-		    (unsigned long long)b->errors[i]);
-	printf("},\"status\":{");
-	for (i = 0; i < 1000; i++)
-		if (b->status[i] > 0) {
-			printf("%s\"%zu\":%llu", sep, i,
-			    (unsigned long long)b->status[i]);
-			sep = ",";
-		}
-	printf("},\"duration_s\":%.6f,\"rps\":%.3f,\"bytes_in\":%llu,"
-	    "\"bytes_out\":%llu,", t->secs, t->rps,
-	    (unsigned long long)b->bytes_in,
-	    (unsigned long long)b->bytes_out);
-	printf("\"latency_ms\":{\"min\":%.3f,\"mean\":%.3f,"
-	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
-	    "\"max\":%.3f},", t->min, t->mean, t->p50, t->p90, t->p99,
-	    t->p99_9, t->max);
-	printf("\"stalled_connections\":%d,", b->stalled);
-	report_json_settings(b);
-	printf("}\n");
 }
 
 /* Asks FCGI_MPXS_CONNS; 1 when the application says it multiplexes. */
@@ -1144,17 +1021,39 @@ usage_bench(FILE *f)
 	    "[-D seconds | -n requests]\n"
 	    "\t[-m inflight] [-R rate] [-t seconds] [--urls file] "
 	    "[--warmup seconds]\n"
+	    "\t[--check expr] [--hdr-log file] [--hgrm file]\n"
 	    "\t[-d data | -d @file] [-H 'name: value'] [-p name=value] "
 	    "[-r docroot]\n"
 	    "\t[--role role] [--data @file] [--script-name name] [-u name] "
 	    "[-X method]\n"
-	    "\taddress [url]\n");
+	    "\taddress [url]\n"
+	    "       fcgi-bridge bench --merge [--json] [--check expr] "
+	    "[--hgrm file] file ...\n"
+	    "--check expr, as often as needed: figure op number[unit], as "
+	    "'p99<50ms',\n"
+	    "\t'errors==0', 'error_rate<0.1%%', 'rps>=1000', "
+	    "'status_5xx==0'; exit 99 if\n"
+	    "\tone fails.  Figures: requests errors error_rate "
+	    "errors_KIND rps duration\n"
+	    "\tbytes_in bytes_out stalled_connections status_NNN "
+	    "status_Nxx min mean max\n"
+	    "\tpN (p50, p99.9...); ops < <= > >= == !=; units ms s us "
+	    "(latency, duration), %%.\n"
+	    "--hgrm file: the percentile spectrum as HdrHistogram prints "
+	    "it (wrk2's).\n"
+	    "--hdr-log file: an HdrHistogram interval log, one histogram "
+	    "a second.\n"
+	    "--merge: the union of bench --json reports, exact.\n");
 }
 
 enum bench_longopt {
 	OPT_JSON = 256,
 	OPT_URLS,
-	OPT_WARMUP
+	OPT_WARMUP,
+	OPT_CHECK,
+	OPT_HGRM,
+	OPT_HDR_LOG,
+	OPT_MERGE
 };
 
 /* Reads --urls FILE: one URL a line, blank and # lines skipped. */
@@ -1205,6 +1104,19 @@ read_urls(const char *path, char ***urls, size_t *n)
 static int
 bench_operands(int argc, char **argv, struct bench *b)
 {
+	if (b->merge && b->run_options) {
+		warnx("--merge takes only --check, --hgrm and --json");
+		return -1;
+	}
+	if (b->merge && argc < 1) {
+		usage_bench(stderr);
+		return -1;
+	}
+	if (b->merge) {
+		b->files = argv;
+		b->nfiles = argc;
+		return 0;
+	}
 	if (argc < 1 || argc > 2 || (b->urls_file != NULL && argc == 2)) {
 		usage_bench(stderr);
 		return -1;
@@ -1254,15 +1166,23 @@ bench_options(int argc, char **argv, struct bench *b, int *rc)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "urls", required_argument, NULL, OPT_URLS },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "check", required_argument, NULL, OPT_CHECK },
+		{ "hgrm", required_argument, NULL, OPT_HGRM },
+		{ "hdr-log", required_argument, NULL, OPT_HDR_LOG },
+		{ "merge", no_argument, NULL, OPT_MERGE },
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
+	struct check	*checks;
 	long long	 v;
 	int		 ch;
 
 	*rc = EX_USAGE;
 	while ((ch = getopt_long(argc, argv, "c:D:hkm:n:R:t:"
 	    REQUEST_SPEC_OPTSTRING, longopts, NULL)) != -1) {
+		if (ch != OPT_JSON && ch != OPT_CHECK && ch != OPT_HGRM &&
+		    ch != OPT_MERGE && ch != 'h')
+			b->run_options = 1;
 		switch (request_spec_option(&b->spec, ch, optarg)) {
 		case 1:
 			continue;
@@ -1319,6 +1239,27 @@ bench_options(int argc, char **argv, struct bench *b, int *rc)
 			    &b->warmup_s) == -1)
 				return -1;
 			break;
+		case OPT_CHECK:
+			if ((checks = reallocarray(b->checks, b->nchecks + 1,
+			    sizeof(*checks))) == NULL) {
+				warn("--check");
+				*rc = EX_OSERR;
+				return -1;
+			}
+			b->checks = checks;
+			if (check_parse(optarg, &b->checks[b->nchecks]) == -1)
+				return -1;
+			b->nchecks++;
+			break;
+		case OPT_HGRM:
+			b->hgrm_path = optarg;
+			break;
+		case OPT_HDR_LOG:
+			b->log_path = optarg;
+			break;
+		case OPT_MERGE:
+			b->merge = 1;
+			break;
 		default:
 			usage_bench(stderr);
 			return -1;
@@ -1354,6 +1295,7 @@ bench_connections(struct bench *b)
 	for (i = 0; i < b->nconns; i++) {
 		b->conns[i].b = b;
 		b->conns[i].fd = -1;
+		b->conns[i].retry_ms = RETRY_FIRST_MS;
 	}
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
@@ -1366,9 +1308,21 @@ bench_connections(struct bench *b)
 	return 0;
 }
 
+/* Creates the file of --hgrm or --hdr-log; 0, or EX_CANTCREAT (said). */
+static int
+open_output(const char *path, FILE **f)
+{
+	if ((*f = fopen(path, "we")) == NULL) {
+		warn("%s", path);
+		return EX_CANTCREAT;
+	}
+	return 0;
+}
+
 /*
- * What the run needs: the address, the files of the request options, the
- * requests encoded, the connections.  Returns 0, or an exit status.
+ * What the run needs: the address, the files of the request options and
+ * of the output, the requests encoded, the connections.  Returns 0, or an
+ * exit status.
  */
 static int
 bench_prepare(struct bench *b)
@@ -1383,6 +1337,11 @@ bench_prepare(struct bench *b)
 	}
 	if ((rc = request_spec_open(&b->spec)) != 0 ||
 	    (rc = bench_urls(b)) != 0)
+		return rc;
+	if ((b->hgrm_path != NULL &&
+	    (rc = open_output(b->hgrm_path, &b->hgrm)) != 0) ||
+	    (b->log_path != NULL &&
+	    (rc = open_output(b->log_path, &b->log)) != 0))
 		return rc;
 	if ((b->reqs = calloc(b->nurls, sizeof(*b->reqs))) == NULL)
 		return EX_OSERR;
@@ -1400,29 +1359,60 @@ bench_prepare(struct bench *b)
 }
 
 /*
+ * The head of the interval log of --hdr-log, as HdrHistogram's
+ * HistogramLogWriter writes it: its timestamps are from the start of the
+ * measurement, the base time.  0, or EX_IOERR (said).
+ */
+static int
+log_head(struct bench *b)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)b->res.start_time;
+	char		 date[64];
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a %b %d %H:%M:%S %Z %Y", &tm) == 0)
+		date[0] = '\0';
+	if (fprintf(b->log, "#[Histogram log format version 1.2]\n"
+	    "#[StartTime: %.3f (seconds since epoch), %s]\n"
+	    "#[BaseTime: %.3f (seconds since epoch)]\n"
+	    "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
+	    "\"Interval_Compressed_Histogram\"\n", b->res.start_time, date,
+	    b->res.start_time) < 0 || fflush(b->log) == EOF) {
+		warn("%s", b->log_path);
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+/*
  * Runs the requests until -n or -D is spent and the answers are in.
  * Returns 0, or an exit status (said).
  */
 static int
 bench_loop(struct bench *b)
 {
+	struct timespec	 ts;
 	long long	 now;
+	int		 rc;
 
 	b->progress = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	b->start_us = now_us();
 	b->t0_us = b->start_us + (long long)(b->warmup_s * 1e6);
 	b->end_us = b->t0_us + (long long)(b->duration_s * 1e6);
-	b->last_completion_us = b->last_progress_us = b->start_us;
+	b->last_completion_us = b->start_us;
+	b->second_us = b->t0_us;
+	b->res.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+	    b->warmup_s;
+	if (b->log != NULL && (rc = log_head(b)) != 0)
+		return rc;
 	for (;;) {
 		now = now_us();
+		seconds_pass(b, now);
 		bench_tick(b, now);
 		if (bench_over(b, now))
 			return 0;
-		if (b->progress && now - b->last_progress_us >=
-		    PROGRESS_MS * 1000LL) {
-			progress_line(b, now);
-			b->last_progress_us = now;
-		}
 		if (ev_run_once(b->ev, b->rate > 0 ? 1 : 10) == -1) {
 			warn("poll");
 			return EX_OSERR;
@@ -1436,39 +1426,85 @@ bench_loop(struct bench *b)
 static int
 bench_status(struct bench *b)
 {
-	struct totals	 t;
-	long long	 now = now_us();
-	int		 k;
+	long long	 end = b->total == 0 ? b->end_us : now_us();
+	int		 k, rc;
 
-	if (b->progress)
-		fputc('\n', stderr);
 	for (k = 0; k < b->nconns && b->keep; k++)
 		if (b->conns[k].completed == 0 && b->conns[k].busy > 0 &&
 		    b->conns[k].state == BC_OPEN &&
 		    bconn_unread(&b->conns[k]))
-			b->stalled++;
-	if (b->stalled > 0)
-		warnx("warning: %d of %d connections completed no request: the "
-		    "application accepted them but never answered (with -k, "
-		    "php-fpm and libfcgi serve one connection per process); "
-		    "their requests went to the others", b->stalled,
-		    b->nconns);
-	totals_count(b, (double)((b->total == 0 ? b->end_us : now) -
-	    b->t0_us) / 1e6, &t);
-	if (b->json)
-		report_json(b, &t);
-	else
-		report_text(b, &t);
-	if (t.errors == 0 && b->done == 0) {
-		warnx("%s: no request completed", b->address);
-		return 1;
+			b->res.stalled++;
+	if (end > b->second_us || b->second.total > 0 ||
+	    b->second_errors > 0) {
+		if ((rc = second_close(b, end)) != 0)
+			return rc;
 	}
-	if (t.errors == 0)
-		return 0;
-	if (t.errors == b->errors[ERR_CONNECT] &&
-	    b->done == (long long)t.errors)
-		return EX_UNAVAILABLE;
-	return 1;
+	if (b->progress)
+		fputc('\n', stderr);
+	if (b->res.stalled > 0)
+		warnx("warning: %llu of %d connections completed no request: "
+		    "the application accepted them but never answered (with "
+		    "-k, php-fpm and libfcgi serve one connection per "
+		    "process); their requests went to the others",
+		    (unsigned long long)b->res.stalled, b->nconns);
+	b->res.duration_s = (double)(end - b->t0_us) / 1e6;
+	if (b->json) {
+		if ((rc = report_json(&b->res, b->checks, b->nchecks,
+		    report_json_settings, b)) != 0)
+			return rc;
+	} else
+		report_text(&b->res, b->checks, b->nchecks);
+	if (b->hgrm != NULL &&
+	    (rc = report_hgrm(&b->res, b->hgrm, b->hgrm_path)) != 0)
+		return rc;
+	if (b->done == 0)
+		warnx("%s: no request completed", b->address);
+	return report_status(&b->res, b->checks, b->nchecks);
+}
+
+/* The runs of a merged report, in its JSON. */
+static void
+report_json_runs(void *arg)
+{
+	const struct merged_runs	*runs = arg;
+	size_t				 i;
+
+	printf(",\"runs\":[");
+	for (i = 0; i < runs->nruns; i++) {
+		if (i > 0)
+			putchar(',');
+		fwrite(runs->settings[i], 1, runs->settings_len[i], stdout);
+	}
+	putchar(']');
+}
+
+/* --merge: reports the union of the reports; returns its exit status. */
+static int
+bench_merge(struct bench *b)
+{
+	struct merged_runs	 runs;
+	int			 rc;
+
+	if (b->hgrm_path != NULL &&
+	    (rc = open_output(b->hgrm_path, &b->hgrm)) != 0)
+		return rc;
+	if ((rc = merge_reports(b->files, b->nfiles, &b->res, &runs)) != 0)
+		goto done;
+	if (b->json) {
+		if ((rc = report_json(&b->res, b->checks, b->nchecks,
+		    report_json_runs, &runs)) != 0)
+			goto done;
+	} else
+		report_text(&b->res, b->checks, b->nchecks);
+	if (b->hgrm != NULL &&
+	    (rc = report_hgrm(&b->res, b->hgrm, b->hgrm_path)) != 0)
+		goto done;
+	if (results_requests(&b->res) == 0 && results_errors(&b->res) == 0)
+		warnx("no request completed in the runs merged");
+	rc = report_status(&b->res, b->checks, b->nchecks);
+done:
+	merged_runs_free(&runs);
+	return rc;
 }
 
 static void
@@ -1495,6 +1531,12 @@ bench_free(struct bench *b)
 	free(b->urls);
 	ev_free(b->ev);
 	request_spec_free(&b->spec);
+	results_free(&b->res);
+	free(b->checks);
+	if (b->hgrm != NULL)
+		fclose(b->hgrm);
+	if (b->log != NULL)
+		fclose(b->log);
 	free(b);
 }
 
@@ -1506,9 +1548,13 @@ cmd_bench(int argc, char **argv)
 
 	if ((b = bench_new(argc)) == NULL)
 		return EX_OSERR;
-	if (bench_options(argc, argv, b, &rc) == 0 &&
-	    (rc = bench_prepare(b)) == 0 && (rc = bench_loop(b)) == 0)
-		rc = bench_status(b);
+	if (bench_options(argc, argv, b, &rc) == 0) {
+		if (b->merge)
+			rc = bench_merge(b);
+		else if ((rc = bench_prepare(b)) == 0 &&
+		    (rc = bench_loop(b)) == 0)
+			rc = bench_status(b);
+	}
 	bench_free(b);
 	return rc;
 }

@@ -126,9 +126,10 @@ json_ok() {
 	python3 - "$output" <<'EOF'
 import json, sys
 d = json.loads(sys.argv[1])
-want = ["requests", "errors", "errors_by_kind", "status", "duration_s",
-        "rps", "bytes_in", "bytes_out", "latency_ms",
-        "stalled_connections", "settings"]
+want = ["requests", "errors", "errors_by_kind", "status", "start_time",
+        "duration_s", "rps", "bytes_in", "bytes_out", "latency_ms",
+        "stalled_connections", "checks", "timeline", "histogram",
+        "settings"]
 missing = [k for k in want if k not in d]
 missing += ["errors_by_kind." + k for k in ("connect", "reset", "timeout",
             "protocol", "overloaded", "app_status")
