@@ -68,13 +68,15 @@ unit: $(UNIT_TESTS)
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
 # input that once found a defect).
-FUZZ_TARGETS = fcgi serve cgi_response url addr
+FUZZ_TARGETS = fcgi serve cgi_response url addr urls
 FUZZ_SRCS_fcgi = src/fcgi.c
 FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
 	src/cgi.c src/ev.c src/util.c src/addr.c
 FUZZ_SRCS_cgi_response = src/cgi.c src/fcgi.c
 FUZZ_SRCS_url = src/cgi.c src/fcgi.c
 FUZZ_SRCS_addr = src/addr.c src/util.c
+FUZZ_SRCS_urls = src/bench.c src/addr.c src/cgi.c src/ev.c src/fcgi.c \
+	src/reqspec.c src/util.c
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
 
 # `make check` replays each corpus with the compiler and sanitizers at

@@ -1169,6 +1169,12 @@ bench_urls_parse(const char *buf, size_t len, char ***urls, size_t *n)
 		nl = memchr(line, '\n', len - off);
 		llen = nl == NULL ? len - off : (size_t)(nl - line);
 		next = off + llen + 1;
+		/*
+		 * A NUL ends the line's text, as it ends the string that is
+		 * the URL: it is cut there first, so that what is left is
+		 * trimmed and skipped like any line, never an empty URL.
+		 */
+		llen = strnlen(line, llen);
 		while (llen > 0 && (line[llen - 1] == '\r' ||
 		    line[llen - 1] == ' '))
 			llen--;
