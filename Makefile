@@ -121,11 +121,18 @@ $(STATIC_BUILD)/include:
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
 # input that once found a defect).
-FUZZ_TARGETS = fcgi serve report
+FUZZ_TARGETS = fcgi serve cgi_response url addr urls cgifcgi_conf report
 FUZZ_SRCS_fcgi = src/fcgi.c
 FUZZ_SRCS_report = src/json.c src/hdr.c
 FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
 	src/cgi.c src/ev.c src/util.c src/addr.c
+FUZZ_SRCS_cgi_response = src/cgi.c src/fcgi.c
+FUZZ_SRCS_url = src/cgi.c src/fcgi.c
+FUZZ_SRCS_addr = src/addr.c src/util.c
+FUZZ_SRCS_urls = src/bench.c src/bench_report.c src/hdr.c src/json.c \
+	src/addr.c src/cgi.c src/ev.c src/fcgi.c src/reqspec.c src/util.c
+FUZZ_SRCS_cgifcgi_conf = src/cgifcgi.c src/client.c src/spawn.c src/addr.c \
+	src/util.c src/fcgi.c src/cgi.c src/reqspec.c
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
 
 # `make check` replays each corpus with the compiler and sanitizers at

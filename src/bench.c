@@ -1056,45 +1056,80 @@ enum bench_longopt {
 	OPT_MERGE
 };
 
-/* Reads --urls FILE: one URL a line, blank and # lines skipped. */
+int
+bench_urls_parse(const char *buf, size_t len, char ***urls, size_t *n)
+{
+	const char	*nl, *line;
+	char		**grown;
+	size_t		 off, next, llen;
+
+	for (off = 0; off < len; off = next) {
+		line = buf + off;
+		nl = memchr(line, '\n', len - off);
+		llen = nl == NULL ? len - off : (size_t)(nl - line);
+		next = off + llen + 1;
+		/*
+		 * A NUL ends the line's text, as it ends the string that is
+		 * the URL: it is cut there first, so that what is left is
+		 * trimmed and skipped like any line, never an empty URL.
+		 */
+		llen = strnlen(line, llen);
+		while (llen > 0 && (line[llen - 1] == '\r' ||
+		    line[llen - 1] == ' '))
+			llen--;
+		if (llen == 0 || line[0] == '#')
+			continue;
+		if ((grown = reallocarray(*urls, *n + 1, sizeof(char *))) ==
+		    NULL)
+			return -1;
+		*urls = grown;
+		if ((grown[*n] = strndup(line, llen)) == NULL)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* Reads --urls FILE whole and takes its URLs (bench_urls_parse). */
 static int
 read_urls(const char *path, char ***urls, size_t *n)
 {
 	FILE	*f;
-	char	*line = NULL, **grown;
-	size_t	 cap = 0, len;
-	ssize_t	 got;
+	char	*text = NULL, *grown;
+	size_t	 len = 0, cap = 0, got;
+	int	 rc = 0;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		warn("%s", path);
 		return EX_NOINPUT;
 	}
-	while ((got = getline(&line, &cap, f)) != -1) {
-		len = (size_t)got;
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r' || line[len - 1] == ' '))
-			line[--len] = '\0';
-		if (len == 0 || line[0] == '#')
-			continue;
-		if ((grown = reallocarray(*urls, *n + 1, sizeof(char *))) ==
-		    NULL || (grown[*n] = strdup(line)) == NULL) {
-			warn("%s", path);
-			if (grown != NULL)
-				*urls = grown;
-			free(line);
-			fclose(f);
-			return EX_OSERR;
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 4096;
+			if ((grown = realloc(text, cap)) == NULL) {
+				warn("%s", path);
+				rc = EX_OSERR;
+				goto done;
+			}
+			text = grown;
 		}
-		*urls = grown;
-		(*n)++;
-	}
-	free(line);
-	fclose(f);
-	if (*n == 0) {
+		got = fread(text + len, 1, cap - len, f);
+		len += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		warn("%s", path);
+		rc = EX_NOINPUT;
+	} else if (bench_urls_parse(text, len, urls, n) == -1) {
+		warn("%s", path);
+		rc = EX_OSERR;
+	} else if (*n == 0) {
 		warnx("%s: no URL in it", path);
-		return EX_DATAERR;
+		rc = EX_DATAERR;
 	}
-	return 0;
+done:
+	free(text);
+	fclose(f);
+	return rc;
 }
 
 /*

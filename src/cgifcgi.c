@@ -25,17 +25,6 @@
 
 #define CMD_FILE_MAX		65536	/* a cgi-fcgi -f file is a line or two */
 
-/* cgi-fcgi's arguments, with its meaning (doBind, doStart). */
-struct cgi_fcgi {
-	int		 bind;
-	int		 start;
-	const char	*connect;
-	const char	*app;
-	int		 n;
-	char		*file;		/* the -f file's text, words in place */
-	char	       **words;
-};
-
 static void
 usage_cgi_fcgi(FILE *f)
 {
@@ -47,19 +36,42 @@ usage_cgi_fcgi(FILE *f)
 	    "       %s -f file\n", me, me, me, me);
 }
 
+int
+cgi_fcgi_words(struct cgi_fcgi *cf, char *text)
+{
+	char	*line, *word, *rest, **w;
+	int	 n = 0, cap = 0;
+
+	for (rest = text; (line = strsep(&rest, "\n")) != NULL;) {
+		if (*line == '#')
+			continue;
+		while ((word = strsep(&line, " \t\r")) != NULL) {
+			if (*word == '\0')
+				continue;
+			if (n + 1 >= cap) {
+				cap = cap ? cap * 2 : 16;
+				w = reallocarray(cf->words, cap, sizeof(*w));
+				if (w == NULL)
+					return -1;
+				cf->words = w;
+			}
+			cf->words[n++] = word;
+		}
+	}
+	return n;
+}
+
 /*
- * Reads a cgi-fcgi command file: its lines that do not start with '#',
- * cut into words at spaces and tabs.  Returns the number of words, with
- * cf->words and cf->file set (the caller frees them), or -1 after saying
- * why.
+ * Reads a cgi-fcgi command file into cf->file and cuts it into cf->words
+ * (cgi_fcgi_words).  Returns the number of words (the caller frees both),
+ * or -1 after saying why.
  */
 static int
 read_command_file(struct cgi_fcgi *cf, const char *path)
 {
 	FILE	*fp;
-	char	*line, *word, *rest, **w;
 	size_t	 len;
-	int	 n = 0, cap = 0;
+	int	 n;
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		warn("%s", path);
@@ -81,25 +93,8 @@ read_command_file(struct cgi_fcgi *cf, const char *path)
 	}
 	cf->file[len] = '\0';
 	fclose(fp);
-
-	for (rest = cf->file; (line = strsep(&rest, "\n")) != NULL;) {
-		if (*line == '#')
-			continue;
-		while ((word = strsep(&line, " \t\r")) != NULL) {
-			if (*word == '\0')
-				continue;
-			if (n + 1 >= cap) {
-				cap = cap ? cap * 2 : 16;
-				w = reallocarray(cf->words, cap, sizeof(*w));
-				if (w == NULL) {
-					warn("%s", path);
-					return -1;
-				}
-				cf->words = w;
-			}
-			cf->words[n++] = word;
-		}
-	}
+	if ((n = cgi_fcgi_words(cf, cf->file)) == -1)
+		warn("%s", path);
 	return n;
 fail:
 	fclose(fp);
@@ -107,12 +102,11 @@ fail:
 }
 
 /*
- * Takes cgi-fcgi's arguments into cf, in any order as cgi-fcgi does.
  * "-f FILE" takes the arguments from FILE instead and, as in cgi-fcgi,
  * ignores the rest of the command line: a "#!" script run as a CGI may be
- * given words of an ISINDEX query there.  Returns 0 or an exit status.
+ * given words of an ISINDEX query there.
  */
-static int
+int
 cgi_fcgi_args(int argc, char **argv, struct cgi_fcgi *cf, int in_file)
 {
 	const char	*errstr;
