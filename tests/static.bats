@@ -171,6 +171,31 @@ assert d["requests"] == 300 and d["errors"] == 0, d
 assert d["status"] == {"200": 300}, d["status"]' "$output"
 }
 
+@test "chroot: two benches' JSON, histograms included, merged by the static binary as by the dynamic one" {
+	chroot_only
+	in_root bench --json -n 200 -c 2 unix:/serve.sock /
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$ROOT/a.json"
+	in_root bench --json -n 100 -c 3 unix:/serve.sock /
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$ROOT/b.json"
+	in_root bench --merge --json /a.json /b.json
+	show
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$ROOT/static-merge.json"
+	run --separate-stderr "$FB" bench --merge --json "$ROOT/a.json" \
+	    "$ROOT/b.json"
+	[ "$status" -eq 0 ]
+	python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+d = json.loads(sys.argv[2])
+assert s["requests"] == 300 and s["errors"] == 0, s["requests"]
+for k in ("requests", "status", "latency_ms", "histogram"):
+    assert s.get(k) == d.get(k), (k, s.get(k), d.get(k))' \
+	    "$ROOT/static-merge.json" "$output"
+}
+
 @test "chroot: cgi-fcgi's -bind -connect form against serve" {
 	chroot_only
 	run --separate-stderr timeout "$T_CMD" env -i REQUEST_METHOD=GET \

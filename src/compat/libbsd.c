@@ -26,41 +26,38 @@
 /*
  * OpenBSD's strtonum(3): the decimal number in the whole of s, between
  * minval and maxval; else 0, with *errstr "invalid", "too small" or "too
- * large" (NULL on success) and errno EINVAL or ERANGE.
+ * large" (NULL on success; errstr itself may be NULL, as OpenBSD allows)
+ * and errno EINVAL or ERANGE.
  */
 long long
 strtonum(const char *s, long long minval, long long maxval,
     const char **errstr)
 {
-	long long	 n;
+	long long	 n = 0;
 	char		*end;
+	const char	*why = NULL;
 	int		 saved = errno;
 
-	*errstr = NULL;
 	errno = 0;
-	if (minval > maxval) {
-		*errstr = "invalid";
-		errno = EINVAL;
-		return 0;
+	if (minval > maxval)
+		why = "invalid";
+	else {
+		n = strtoll(s, &end, 10);
+		if (end == s || *end != '\0')
+			why = "invalid";
+		else if ((n == LLONG_MIN && errno == ERANGE) || n < minval)
+			why = "too small";
+		else if ((n == LLONG_MAX && errno == ERANGE) || n > maxval)
+			why = "too large";
 	}
-	n = strtoll(s, &end, 10);
-	if (end == s || *end != '\0') {
-		*errstr = "invalid";
-		errno = EINVAL;
-		return 0;
+	if (errstr != NULL)
+		*errstr = why;
+	if (why == NULL) {
+		errno = saved;
+		return n;
 	}
-	if ((n == LLONG_MIN && errno == ERANGE) || n < minval) {
-		*errstr = "too small";
-		errno = ERANGE;
-		return 0;
-	}
-	if ((n == LLONG_MAX && errno == ERANGE) || n > maxval) {
-		*errstr = "too large";
-		errno = ERANGE;
-		return 0;
-	}
-	errno = saved;
-	return n;
+	errno = why[0] == 'i' ? EINVAL : ERANGE;
+	return 0;
 }
 
 /* The name the program was run as, without its directory. */
