@@ -50,16 +50,6 @@ bench() {
 	run --separate-stderr timeout "$T_CMD" "$FB" bench "$@"
 }
 
-# j EXPR: the Python expression EXPR over d, the JSON object in $output.
-j() {
-	python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-v = eval(sys.argv[2])
-print(v if isinstance(v, (int, float, str)) and not isinstance(v, bool)
-      else json.dumps(v, sort_keys=True))' "$output" "$1"
-}
-
 # need_java: skips, saying why, where HdrHistogram's Java library or javac
 # could not be installed.
 need_java() {

@@ -106,17 +106,6 @@ bench() {
 	run --separate-stderr timeout "${T:-$T_CMD}" "$FB" bench --json "$@"
 }
 
-# j EXPR: the Python expression EXPR over d, the JSON object in $output
-# (numbers and strings printed plain, anything else as JSON).
-j() {
-	python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-v = eval(sys.argv[2])
-print(v if isinstance(v, (int, float, str)) and not isinstance(v, bool)
-      else json.dumps(v, sort_keys=True))' "$output" "$1"
-}
-
 # json_ok: $output is one line, one JSON object with every documented key,
 # and its counts add up (status counts sum to requests, errors_by_kind to
 # errors).  Says what is wrong on stderr.

@@ -267,3 +267,14 @@ now_ms() {
 md5_of() {
 	md5sum "$@" | cut -d' ' -f1
 }
+
+# j EXPR: the Python expression EXPR over d, the JSON object in $output
+# (numbers and strings printed plain, anything else as JSON).
+j() {
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+v = eval(sys.argv[2])
+print(v if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+      else json.dumps(v, sort_keys=True))' "$output" "$1"
+}
