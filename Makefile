@@ -124,7 +124,7 @@ $(STATIC_BUILD)/include:
 FUZZ_TARGETS = fcgi serve cgi_response url addr urls cgifcgi_conf report
 FUZZ_SRCS_fcgi = src/fcgi.c
 FUZZ_SRCS_report = src/json.c src/hdr.c
-FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
+FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c src/json.c \
 	src/cgi.c src/ev.c src/util.c src/addr.c
 FUZZ_SRCS_cgi_response = src/cgi.c src/fcgi.c
 FUZZ_SRCS_url = src/cgi.c src/fcgi.c

@@ -303,17 +303,11 @@ check_value_text(const struct results *r, const struct check *c, char *buf,
 void
 json_print_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char	 ch = (unsigned char)*s;
+	char	 esc[7];
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
+	fputc('"', f);
+	for (; *s != '\0'; s++)
+		fwrite(esc, 1, json_escape_byte((unsigned char)*s, esc), f);
 	fputc('"', f);
 }
 

@@ -259,3 +259,23 @@ json_plain_string(struct json v, struct json *out)
 	out->len = v.len - 2;
 	return 0;
 }
+
+size_t
+json_escape_byte(unsigned char ch, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+
+	if (ch == '"' || ch == '\\') {
+		out[0] = '\\';
+		out[1] = (char)ch;
+		return 2;
+	}
+	if (ch < 0x20) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[ch >> 4];
+		out[5] = hex[ch & 0xf];
+		return 6;
+	}
+	out[0] = (char)ch;
+	return 1;
+}

@@ -6,7 +6,7 @@
 
 /*
  * A reader of JSON text (RFC 8259) in place: a value is the span of its
- * text, and nothing is copied.  Pure: no I/O, no allocation.
+ * text, and nothing is copied; and the escaping of a string's bytes.  Pure: no I/O, no allocation.
  */
 struct json {
 	const char	*p;
@@ -41,5 +41,12 @@ int	 json_uint(struct json v, uint64_t *);
 int	 json_number(struct json v, double *);
 /* A string without escapes, unquoted: 0, or -1 if v is not one. */
 int	 json_plain_string(struct json v, struct json *out);
+
+/*
+ * The JSON text of one byte of a string, in out (7 bytes at least): the
+ * byte, or its escape (\" \\ and \u00XX for a control character); its
+ * length.  Bytes from 0x80 up pass unchanged: UTF-8 stays UTF-8.
+ */
+size_t	 json_escape_byte(unsigned char, char *out);
 
 #endif /* JSON_H */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fcgi.h"
+#include "json.h"
 #include "serve_internal.h"
 #include "util.h"
 
@@ -266,15 +267,12 @@ status_text(struct text *t, const struct status_now *n)
 static void
 json_string(struct text *t, const char *s)
 {
+	char	 esc[7];
+
 	text_add(t, "\"");
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			text_add(t, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			text_add(t, "\\u%04x", (unsigned char)*s);
-		else
-			text_add(t, "%c", *s);
-	}
+	for (; *s != '\0'; s++)
+		text_add(t, "%.*s", (int)json_escape_byte((unsigned char)*s,
+		    esc), esc);
 	text_add(t, "\"");
 }
 

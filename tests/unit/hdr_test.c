@@ -234,6 +234,33 @@ t_json(void)
 	CHECK_EQ(json_parse(deep + 1, sizeof(deep) - 2, &v), 0);
 }
 
+/* Each byte escaped, in a string the reader takes, and the escapes asked. */
+static void
+t_json_escape(void)
+{
+	char		 doc[8], out[7];
+	struct json	 v;
+	size_t		 n;
+	int		 ch, bad = 0;
+
+	for (ch = 1; ch < 256; ch++) {
+		n = json_escape_byte((unsigned char)ch, out);
+		doc[0] = '"';
+		memcpy(doc + 1, out, n);
+		doc[n + 1] = '"';
+		if (json_parse(doc, n + 2, &v) == -1 ||
+		    (n == 1) != (ch >= 0x20 && ch != '"' && ch != '\\'))
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(json_escape_byte('"', out) == 2 && memcmp(out, "\\\"", 2) == 0);
+	CHECK(json_escape_byte('\\', out) == 2 &&
+	    memcmp(out, "\\\\", 2) == 0);
+	CHECK(json_escape_byte(0x1f, out) == 6 &&
+	    memcmp(out, "\\u001f", 6) == 0);
+	CHECK(json_escape_byte(0xe9, out) == 1 && out[0] == (char)0xe9);
+}
+
 static const struct tap_case cases[] = {
 	{ t_encode_golden, "hdr_encode: HdrHistogram's bytes for an empty "
 	    "histogram and for four values" },
@@ -248,6 +275,8 @@ static const struct tap_case cases[] = {
 	    "and badly padded input refused" },
 	{ t_json, "json: members, numbers, arrays, escapes; malformed and "
 	    "too deep refused" },
+	{ t_json_escape, "json_escape_byte: every byte, escaped as the reader "
+	    "takes it back" },
 };
 
 int
