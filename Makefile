@@ -133,10 +133,11 @@ FUZZ_SRCS_urls = src/bench.c src/bench_report.c src/hdr.c src/json.c \
 	src/addr.c src/cgi.c src/ev.c src/fcgi.c src/reqspec.c src/util.c
 FUZZ_SRCS_cgifcgi_conf = src/cgifcgi.c src/client.c src/spawn.c src/addr.c \
 	src/util.c src/fcgi.c src/cgi.c src/reqspec.c
-# serve's target makes a turn of serve's loop for each piece of its input,
-# a few system calls each: its longest seeds (100 KiB of nginx upload)
-# ran 4 inputs a second.  Inputs of up to 16 KiB still hold every record
-# type, cut every way, and run some hundred times as many.
+# Inputs of up to 16 KiB still hold every record type, cut every way, and
+# run some hundred times as many a second as the longest seeds (100 KiB
+# of nginx upload): fcgi's target makes a dozen passes over its input,
+# serve's a turn of serve's loop for each piece, a few system calls each.
+FUZZ_FLAGS_fcgi = -max_len=16384
 FUZZ_FLAGS_serve = -max_len=16384
 FUZZ_REPLAYS = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
 

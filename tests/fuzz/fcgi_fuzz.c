@@ -266,7 +266,7 @@ static void
 check_chunks(const uint8_t *data, size_t size, size_t max)
 {
 	struct fcgi_nv	 nv;
-	size_t		 eff, off = 0, n, p, lim;
+	size_t		 eff, off = 0, n, p = 0, lim;
 	long		 r;
 
 	eff = max == 0 || max > FCGI_MAX_PADDED_CONTENT ?
@@ -281,11 +281,13 @@ check_chunks(const uint8_t *data, size_t size, size_t max)
 		if (n < lim) {
 			/*
 			 * Short of the limit: the chunk ends where a pair ends
-			 * (walking the stream from its start, as a chunk may
-			 * begin with the rest of a split pair), and the next
-			 * pair would not have fitted.
+			 * (walking the stream's pairs from its start, as a
+			 * chunk may begin with the rest of a split pair: p is
+			 * where that walk has reached, so that it is made
+			 * once, not once a chunk), and the next pair would not
+			 * have fitted.
 			 */
-			for (p = 0; p < off + n; p += (size_t)r) {
+			for (; p < off + n; p += (size_t)r) {
 				r = fcgi_nv_parse(data + p, size - p,
 				    FCGI_MAX_NV_LEN, &nv);
 				REQUIRE(r > 0);
