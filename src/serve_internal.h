@@ -53,6 +53,13 @@ struct cgi_limit {
 	struct rlimit	 value;
 };
 
+/* How CGIs start (--spawn): see child_spawn_init. */
+enum spawn_mode {
+	SPAWN_AUTO,	/* clone, or posix_spawn where clone is refused */
+	SPAWN_CLONE,
+	SPAWN_POSIX
+};
+
 /* The command line, as parsed; read-only once serve runs. */
 struct serve_config {
 	const char	*address;	/* -s, or NULL: inherited socket */
@@ -72,6 +79,7 @@ struct serve_config {
 	int		 cgi_stderr_own; /* -E */
 	int		 use_syslog;	/* -l syslog */
 	int		 adapt;		/* not --no-adapt */
+	enum spawn_mode	 spawn;		/* --spawn */
 	int		 allow_root;
 	mode_t		 sock_mode;	/* -m, or 0 */
 	const char	*user;		/* -u */
@@ -327,7 +335,7 @@ void		 child_stop(struct child *, int detach);
 void		 child_detach(struct child *);
 void		 child_tick(struct server *, long long now);
 int		 child_pidfd_check(void);
-void		 child_signals_init(void);
+int		 child_spawn_init(enum spawn_mode);
 
 /* serve_status.c */
 void		 status_request_ended(struct server *, const struct req *,
