@@ -135,12 +135,16 @@ child_on_exit(void *arg, int fd, int revents)
 
 /*
  * The signals that serve blocks (those of its signalfd, and SIGPIPE: see
- * serve_open), which a CGI must get at their default action, unblocked.
+ * serve_open), and SIGQUIT, which a CGI must get at their default action,
+ * unblocked.
  * serve sets none to a handler, so only those it was started with ignored
  * need a reset in the child (a supervisor may ignore SIGHUP, a shell
- * SIGINT for a job in the background); SIGPIPE it leaves at the default.
+ * SIGINT and SIGQUIT for a job in the background); SIGPIPE it leaves at
+ * the default.
  */
-static const int child_default_signals[] = { SIGTERM, SIGINT, SIGHUP };
+static const int child_default_signals[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGQUIT
+};
 #define NSIGNALS_DEFAULT	(sizeof(child_default_signals) / \
 				    sizeof(child_default_signals[0]))
 
@@ -269,8 +273,9 @@ spawn_posix(struct spawn_args *a, pid_t *pid, int *pidfd)
 
 /*
  * Starts program with fds as its descriptors 0, 1 and 2, in the directory
- * cwd, in a process group of its own, with no signal blocked, every
- * signal at its default action and the resource limits of -L.  Returns
+ * cwd, in a process group of its own, with no signal blocked, those of
+ * child_default_signals at their default action and the resource limits
+ * of -L.  Returns
  * 0 with *pid and *pidfd, or an errno value, with *pid -1 when no process
  * could be made (posix_spawn does not tell that from a failed execve).
  */
