@@ -563,6 +563,8 @@ serve_open(struct server *srv)
 	    (srv->sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) ==
 	    -1)
 		err(EX_OSERR, "signalfd");
+	/* Standard input of the CGIs of requests without a body. */
+	srv->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (child_spawn_init(cfg->spawn) == -1) {
 		rc = EX_OSERR;
 		goto done;
@@ -589,6 +591,8 @@ serve_close(struct server *srv)
 	ev_free(srv->ev);
 	if (srv->sig_fd != -1)
 		close(srv->sig_fd);
+	if (srv->null_fd != -1)
+		close(srv->null_fd);
 	if (srv->listener.fd != -1)
 		close(srv->listener.fd);
 	free(srv->allowed);
@@ -603,7 +607,7 @@ cmd_serve(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
-	srv.listener.fd = srv.sig_fd = srv.sched.self_stat_fd = -1;
+	srv.listener.fd = srv.sig_fd = srv.null_fd = srv.sched.self_stat_fd = -1;
 	switch (serve_config_parse(&cfg, argc, argv)) {
 	case 1:
 		rc = 0;

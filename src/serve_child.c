@@ -418,19 +418,25 @@ child_start(struct req *r)
 	char			*argv_script[2] = { r->program, NULL };
 	int			 in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int			 errp[2] = { -1, -1 }, rc, shortage = 0;
+	int			 stdin_fd = -1;
 	pid_t			 pid = -1;
 
 	if ((ch = calloc(1, sizeof(*ch))) == NULL)
 		goto fail;
 	ch->pidfd = -1;
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	/* A request known to have no body needs no pipe for it. */
+	if (r->stdin_ended && !req_stdin_pending(r) && srv->null_fd != -1)
+		stdin_fd = srv->null_fd;
+	else if (pipe2(in, O_CLOEXEC) == 0)
+		stdin_fd = in[0];
+	if (stdin_fd == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(errp, O_CLOEXEC) == -1) {
 		shortage = errno == EMFILE || errno == ENFILE;
 		goto fail;
 	}
 	if ((rc = child_spawn(srv->cfg, r->program, srv->cfg->fixed_argv !=
 	    NULL ? srv->cfg->fixed_argv : argv_script, r->envp, r->cwd,
-	    (int[3]){ in[0], out[1], errp[1] }, &pid, &ch->pidfd)) != 0) {
+	    (int[3]){ stdin_fd, out[1], errp[1] }, &pid, &ch->pidfd)) != 0) {
 		shortage = pid == -1 && (rc == EAGAIN || rc == ENOMEM);
 		errno = rc;
 		goto fail;
@@ -444,13 +450,13 @@ child_start(struct req *r)
 		errno = rc;
 		goto fail;
 	}
-	close(in[0]);
+	if (in[0] != -1)
+		close(in[0]);
 	close(out[1]);
 	close(errp[1]);
 	r->in_fd = in[1];
 	r->out_fd = out[0];
 	r->err_fd = errp[0];
-	set_nonblock(r->in_fd);
 	set_nonblock(r->out_fd);
 	set_nonblock(r->err_fd);
 	ch->srv = srv;

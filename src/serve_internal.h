@@ -46,6 +46,7 @@
 #define DRAIN_MS		2000
 #define TICK_MS			200
 #define LONG_CGI_MS		1000	/* see sched_may_start */
+#define SCHED_SAMPLE_US		50000	/* see sched_learn */
 
 /* A resource limit that every CGI gets (-L). */
 struct cgi_limit {
@@ -129,6 +130,7 @@ struct sched {
 	double			 need;		/* 0: nothing learnt yet */
 	int			 self_stat_fd;	/* /proc/self/schedstat, or -1 */
 	unsigned long long	 self_queued;
+	long long		 sampled_us;	/* the last CGI learnt from */
 };
 
 enum req_state {
@@ -164,6 +166,7 @@ struct req {
 
 	struct child	*cgi;		/* NULL until it runs, or detached */
 	int		 in_fd;
+	int		 in_nonblock;	/* see stdin_write */
 	int		 out_fd;
 	int		 err_fd;
 	int		 exited;	/* the CGI exited, with status */
@@ -238,6 +241,7 @@ struct server {
 	struct ev	*ev;
 	struct addr_listener listener;
 	int		 sig_fd;
+	int		 null_fd;	/* /dev/null: see child_start */
 	struct sockaddr_storage *allowed;	/* FCGI_WEB_SERVER_ADDRS */
 	size_t		 nallowed;
 	struct sched	 sched;

@@ -5,8 +5,11 @@
 # clone (tests/lib/no-clone-pidfd.c, x86-64 only).  A CGI gets its
 # descriptors, its directory, a process group of its own, no signal
 # blocked or ignored, the limits of -L, and one that cannot be executed
-# gives the same answer and log line either way.  Each test starts its own
-# serve and stops it by PID.
+# gives the same answer and log line either way.  Then what serve does
+# before a start, which it keeps lean: the script's path made canonical
+# (with openat2 where no symbolic link is on the way, else realpath) before
+# any check, and /dev/null as the standard input of a request known to
+# have no body.  Each test starts its own serve and stops it by PID.
 
 load lib/helpers
 load lib/serve
@@ -50,6 +53,7 @@ CEOF
 #!/bin/sh
 printf 'Content-Type: text/plain\r\n\r\n'
 echo "cwd=$(pwd -P)"
+echo "stdin=$(readlink /proc/$$/fd/0)"
 exec awk '/^(Pid|NSpgid|SigBlk|SigIgn):/ { print $1 $2 }' /proc/self/status
 SEOF
 	# Leaves a process in its group, writes both PIDs, then waits.
@@ -145,6 +149,8 @@ check_process() {
 	[ "$status" -eq 0 ]
 	echo "$output" | sed 's/^/# /' >&3
 	[[ $output == *"cwd=$WWW/sub"* ]]
+	# raw-fcgi.py's req: sends the empty STDIN with the PARAMS.
+	[[ $output == *"stdin=/dev/null"* ]]
 	# Pid and NSpgid: the program leads a group of its own.
 	[[ $output =~ Pid:([0-9]+).*NSpgid:([0-9]+) ]]
 	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
@@ -163,6 +169,8 @@ check_stdin_exit() {
 	    read:END_REQUEST
 	[ "$status" -eq 0 ]
 	[[ $output == *"STDOUT id=1 "*"\\r\\n\\r\\na body for the CGI"* ]]
+	run ask sub/state.cgi x begin:1 params:1 stdin:1:body read:END_REQUEST
+	[[ $output == *"stdin=pipe:"* ]]
 	run ask bin.cgi exit=3
 	[ "$status" -eq 0 ]
 	[[ $output == *exiting* ]]
@@ -262,6 +270,41 @@ check_group_stopped() {
 }
 @test "clone refused: at -t, the CGI's process group is stopped" {
 	check_group_stopped fallback
+}
+
+# ------------------------------------------------- the script's path
+
+@test "path: '.', '..' and '//' are resolved before the -r check: inside runs, outside is a 403" {
+	spawn_serve clone
+	run ask sub/../bin.cgi exit=5 set:SCRIPT_FILENAME="$WWW/sub/..//./bin.cgi" \
+	    req:1 read:END_REQUEST
+	[ "$status" -eq 0 ]
+	has_line 'END_REQUEST id=1 app=5 proto=0' <<<"$output"
+	printf '#!/bin/sh\ntouch "%s/above.ran"\n' "$RUN" >"$FB_TMP/above.cgi"
+	chmod 755 "$FB_TMP/above.cgi"
+	run ask above.cgi x set:SCRIPT_FILENAME="$WWW/../above.cgi" req:1 \
+	    read:END_REQUEST
+	[ "$status" -eq 0 ]
+	grep -q '^STDOUT id=1 .*text=Status: 403 Forbidden' <<<"$output"
+	grep -q 'above.cgi: 403 Forbidden: outside every -r root' "$SERVE_LOG"
+	[ ! -e "$RUN/above.ran" ]
+}
+
+@test "path: a symbolic link inside the root is followed; one out of it is a 403 and never runs" {
+	ln -sfn sub "$WWW/linked"
+	printf '#!/bin/sh\ntouch "%s/out.ran"\n' "$RUN" >"$FB_TMP/out.cgi"
+	chmod 755 "$FB_TMP/out.cgi"
+	ln -sfn "$FB_TMP/out.cgi" "$WWW/out.cgi"
+	spawn_serve clone
+	run ask linked/state.cgi x
+	[ "$status" -eq 0 ]
+	# Run by its real path, in its real directory.
+	[[ $output == *"cwd=$WWW/sub"* ]]
+	run ask out.cgi x
+	[ "$status" -eq 0 ]
+	grep -q '^STDOUT id=1 .*text=Status: 403 Forbidden' <<<"$output"
+	grep -q 'out.cgi: 403 Forbidden: outside every -r root' "$SERVE_LOG"
+	[ ! -e "$RUN/out.ran" ]
 }
 
 @test "--spawn clone where clone is refused: serve does not start, and says why" {
