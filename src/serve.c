@@ -607,7 +607,8 @@ cmd_serve(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
-	srv.listener.fd = srv.sig_fd = srv.null_fd = srv.sched.self_stat_fd = -1;
+	srv.listener.fd = srv.sig_fd = srv.null_fd = -1;
+	srv.sched.self_stat_fd = -1;
 	switch (serve_config_parse(&cfg, argc, argv)) {
 	case 1:
 		rc = 0;

@@ -134,13 +134,11 @@ child_on_exit(void *arg, int fd, int revents)
 }
 
 /*
- * The signals that serve blocks (those of its signalfd, and SIGPIPE: see
- * serve_open), and SIGQUIT, which a CGI must get at their default action,
- * unblocked.
- * serve sets none to a handler, so only those it was started with ignored
- * need a reset in the child (a supervisor may ignore SIGHUP, a shell
- * SIGINT and SIGQUIT for a job in the background); SIGPIPE it leaves at
- * the default.
+ * Signals that a CGI must get at their default action.  serve sets none
+ * to a handler, and SIGPIPE it blocks rather than ignores (serve_open), so
+ * only these, when serve was started with them ignored, need a reset in
+ * the child: a supervisor may ignore SIGHUP, a shell SIGINT and SIGQUIT
+ * for a job in the background.
  */
 static const int child_default_signals[] = {
 	SIGTERM, SIGINT, SIGHUP, SIGQUIT
@@ -275,9 +273,9 @@ spawn_posix(struct spawn_args *a, pid_t *pid, int *pidfd)
  * Starts program with fds as its descriptors 0, 1 and 2, in the directory
  * cwd, in a process group of its own, with no signal blocked, those of
  * child_default_signals at their default action and the resource limits
- * of -L.  Returns
- * 0 with *pid and *pidfd, or an errno value, with *pid -1 when no process
- * could be made (posix_spawn does not tell that from a failed execve).
+ * of -L.  Returns 0 with *pid and *pidfd, or an errno value, with *pid -1
+ * when no process could be made (posix_spawn does not tell that from a
+ * failed execve).
  */
 static int
 child_spawn(const struct serve_config *cfg, const char *program, char **argv,
@@ -368,7 +366,8 @@ child_spawn_init(enum spawn_mode mode)
 			return 0;
 		}
 		if (mode == SPAWN_CLONE) {
-			warnx("serve: --spawn clone: clone refused: %s", strerror(rc));
+			warnx("serve: --spawn clone: clone refused: %s",
+			    strerror(rc));
 			return -1;
 		}
 		slog(LOG_WARNING, "clone refused (%s): CGIs start with "
