@@ -47,6 +47,7 @@
 #define TICK_MS			200
 #define LONG_CGI_MS		1000	/* see sched_may_start */
 #define SCHED_SAMPLE_US		50000	/* see sched_learn */
+#define SCHED_WARMUP		64	/* see sched_learn */
 
 /* A resource limit that every CGI gets (-L). */
 struct cgi_limit {
@@ -131,6 +132,7 @@ struct sched {
 	int			 self_stat_fd;	/* /proc/self/schedstat, or -1 */
 	unsigned long long	 self_queued;
 	long long		 sampled_us;	/* the last CGI learnt from */
+	unsigned long		 nlearnt;	/* CGIs learnt from */
 };
 
 enum req_state {
