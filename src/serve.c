@@ -98,7 +98,8 @@ usage_serve(FILE *f)
 	    "\t[--grace seconds] "
 	    "[--idle seconds] [--keep-env name] [--max-conns n]\n"
 	    "\t[--max-params bytes] [--no-adapt] [--ping path] "
-	    "[--status path]\n"
+	    "[--spawn clone|posix_spawn]\n"
+	    "\t[--status path]\n"
 	    "\t[-- program [arg ...]]\n");
 }
 
@@ -112,7 +113,8 @@ enum serve_longopt {
 	OPT_KEEP_ENV,
 	OPT_DEBUG,
 	OPT_STATUS,
-	OPT_PING
+	OPT_PING,
+	OPT_SPAWN
 };
 
 static const struct option serve_longopts[] = {
@@ -127,6 +129,7 @@ static const struct option serve_longopts[] = {
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "status", required_argument, NULL, OPT_STATUS },
 	{ "ping", required_argument, NULL, OPT_PING },
+	{ "spawn", required_argument, NULL, OPT_SPAWN },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -311,6 +314,16 @@ serve_option(struct serve_config *cfg, int ch, const char *arg)
 		return 0;
 	case OPT_DEBUG:
 		cfg->debug = 1;
+		return 0;
+	case OPT_SPAWN:
+		if (strcmp(arg, "clone") == 0)
+			cfg->spawn = SPAWN_CLONE;
+		else if (strcmp(arg, "posix_spawn") == 0)
+			cfg->spawn = SPAWN_POSIX;
+		else {
+			warnx("--spawn %s: expected clone or posix_spawn", arg);
+			return -1;
+		}
 		return 0;
 	case OPT_STATUS:
 	case OPT_PING:
@@ -532,7 +545,16 @@ serve_open(struct server *srv)
 		rc = EX_USAGE;
 		goto done;
 	}
-	child_signals_init();
+	/*
+	 * SIGPIPE is blocked rather than ignored (a write to a pipe whose
+	 * reader left fails with EPIPE all the same): a CGI, whose mask is
+	 * reset anyway, then needs no reset of its action.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGPIPE);
+	if (signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
+	    sigprocmask(SIG_BLOCK, &sigs, NULL) == -1)
+		err(EX_OSERR, "SIGPIPE");
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -541,6 +563,12 @@ serve_open(struct server *srv)
 	    (srv->sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) ==
 	    -1)
 		err(EX_OSERR, "signalfd");
+	/* Standard input of the CGIs of requests without a body. */
+	srv->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (child_spawn_init(cfg->spawn) == -1) {
+		rc = EX_OSERR;
+		goto done;
+	}
 	if ((srv->ev = ev_new()) == NULL ||
 	    ev_set(srv->ev, srv->sig_fd, POLLIN, server_on_signal, srv) == -1 ||
 	    ev_set(srv->ev, srv->listener.fd, POLLIN, server_on_accept, srv) ==
@@ -563,6 +591,8 @@ serve_close(struct server *srv)
 	ev_free(srv->ev);
 	if (srv->sig_fd != -1)
 		close(srv->sig_fd);
+	if (srv->null_fd != -1)
+		close(srv->null_fd);
 	if (srv->listener.fd != -1)
 		close(srv->listener.fd);
 	free(srv->allowed);
@@ -577,7 +607,8 @@ cmd_serve(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
-	srv.listener.fd = srv.sig_fd = srv.sched.self_stat_fd = -1;
+	srv.listener.fd = srv.sig_fd = srv.null_fd = -1;
+	srv.sched.self_stat_fd = -1;
 	switch (serve_config_parse(&cfg, argc, argv)) {
 	case 1:
 		rc = 0;

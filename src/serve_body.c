@@ -115,6 +115,21 @@ req_hold_stdin(struct req *r, const uint8_t *p, size_t len, const char **why)
 }
 
 /*
+ * Writes to the CGI's standard input, non-blocking from the first write
+ * on: most requests have no body, and their pipe is closed unwritten
+ * without this fcntl.
+ */
+static ssize_t
+stdin_write(struct req *r, const void *p, size_t len)
+{
+	if (!r->in_nonblock) {
+		(void)fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
+		r->in_nonblock = 1;
+	}
+	return write(r->in_fd, p, len);
+}
+
+/*
  * Hands body bytes to the CGI, or keeps them until it can take them.  Once
  * the CGI has closed its standard input the rest is dropped.  Returns 0,
  * or -1 with *why.
@@ -127,7 +142,7 @@ req_feed_stdin(struct req *r, const uint8_t *p, size_t len, const char **why)
 	if (r->state == REQ_RUNNING && r->in_fd == -1)
 		return 0;
 	if (r->state == REQ_RUNNING && !req_stdin_pending(r)) {
-		n = write(r->in_fd, p, len);
+		n = stdin_write(r, p, len);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			req_close_fd(r, &r->in_fd);
 			return 0;
@@ -159,6 +174,7 @@ req_on_stdin(void *arg, int fd, int revents)
 	struct req	*r = arg;
 	ssize_t		 n;
 
+	(void)fd;
 	(void)revents;
 	if (r->inlen == r->inoff && r->spool_off < r->spool_len) {
 		if (r->inbuf == NULL &&
@@ -183,7 +199,7 @@ req_on_stdin(void *arg, int fd, int revents)
 		}
 	}
 	if (r->inlen > r->inoff) {
-		n = write(fd, r->inbuf + r->inoff, r->inlen - r->inoff);
+		n = stdin_write(r, r->inbuf + r->inoff, r->inlen - r->inoff);
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			req_drop_stdin(r);
 		else if (n > 0)

@@ -6,6 +6,7 @@
  * once no signal to its group can be due (struct child).
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -14,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -130,25 +133,219 @@ child_on_exit(void *arg, int fd, int revents)
 	req_maybe_finish(r);
 }
 
-/* The signals serve takes through its signalfd, and SIGPIPE, which it
- * ignores: a CGI gets them all at their default action. */
+/*
+ * Signals that a CGI must get at their default action.  serve sets none
+ * to a handler, and SIGPIPE it blocks rather than ignores (serve_open), so
+ * only these, when serve was started with them ignored, need a reset in
+ * the child: a supervisor may ignore SIGHUP, a shell SIGINT and SIGQUIT
+ * for a job in the background.
+ */
 static const int child_default_signals[] = {
-	SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP
+	SIGTERM, SIGINT, SIGHUP, SIGQUIT
 };
 #define NSIGNALS_DEFAULT	(sizeof(child_default_signals) / \
 				    sizeof(child_default_signals[0]))
 
-/* Those of them whose action in serve is not the default (SIGPIPE, and
- * any that serve was started with ignored): the child resets these only. */
-static int	 child_reset_signals[NSIGNALS_DEFAULT];
-static size_t	 child_nreset;
+/* How CGIs start (child_spawn_init), and what each way needs. */
+static enum spawn_mode	 spawn_mode;
+static int		 child_reset_signals[NSIGNALS_DEFAULT];
+static size_t		 child_nreset;
+static char		*clone_stack;		/* SPAWN_CLONE */
+#define CLONE_STACK_SIZE	(256 * 1024)
+static posix_spawnattr_t spawn_attr;		/* SPAWN_POSIX */
 
-/* Finds which signals the child must reset; once, at start-up. */
-void
-child_signals_init(void)
+/* What the child of clone needs, and what it says back. */
+struct spawn_args {
+	const struct serve_config *cfg;
+	const char	*program;
+	char		**argv;
+	char		**envp;
+	const char	*cwd;
+	const int	*fds;
+	int		 error;		/* errno of a failed set-up or execve */
+};
+
+/*
+ * The child of clone, on clone_stack, in serve's memory until execve:
+ * system calls only, and its errno left in a->error when one fails.
+ * serve is suspended meanwhile (CLONE_VFORK), and no signal can run a
+ * handler here, as serve installs none (it reads its signals from a
+ * signalfd).
+ */
+static int
+spawn_child(void *arg)
+{
+	struct spawn_args	*a = arg;
+	sigset_t		 none;
+	size_t			 i;
+	int			 fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (dup2(a->fds[fd], fd) == -1)
+			goto fail;
+	if (setpgid(0, 0) == -1 || chdir(a->cwd) == -1)
+		goto fail;
+	for (i = 0; i < child_nreset; i++)
+		if (signal(child_reset_signals[i], SIG_DFL) == SIG_ERR)
+			goto fail;
+	for (i = 0; i < a->cfg->nlimits; i++)
+		if (setrlimit(a->cfg->limits[i].resource,
+		    &a->cfg->limits[i].value) == -1)
+			goto fail;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		goto fail;
+	execve(a->program, a->argv, a->envp);
+fail:
+	a->error = errno;
+	_exit(127);
+}
+
+/*
+ * clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD): the child borrows serve's
+ * memory, on a stack of its own, until execve, and makes the dozen system
+ * calls of spawn_child where posix_spawn's child makes nearly two hundred
+ * (it resets the action of every signal); its pidfd comes with it.  glibc
+ * has no wrapper of clone3 for CLONE_CLEAR_SIGHAND, and a raw clone3 that
+ * shares memory needs its entry written in assembly: with no handler to
+ * clear, clone does the same.  Returns 0 with *pid and *pidfd, or an
+ * errno value: the child's own when its set-up or execve failed.
+ */
+static int
+spawn_clone(struct spawn_args *a, pid_t *pid, int *pidfd)
+{
+	*pid = clone(spawn_child, clone_stack + CLONE_STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a, pidfd);
+	if (*pid == -1)
+		return errno;
+	if (a->error != 0) {
+		(void)waitpid(*pid, NULL, 0);
+		close(*pidfd);
+	}
+	return a->error;
+}
+
+/*
+ * posix_spawn, where clone is refused.  It has no resource limits: they
+ * are set with prlimit once posix_spawn is back, when the CGI has already
+ * been executed, so the program runs without them for that moment (see
+ * -L in the manual).  Returns as spawn_clone does.
+ */
+static int
+spawn_posix(struct spawn_args *a, pid_t *pid, int *pidfd)
+{
+	posix_spawn_file_actions_t	 fa;
+	size_t				 i;
+	int				 rc, fd;
+
+	*pid = -1;
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	for (fd = 0; fd < 3 && rc == 0; fd++)
+		rc = posix_spawn_file_actions_adddup2(&fa, a->fds[fd], fd);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, a->cwd);
+	if (rc == 0)
+		rc = posix_spawn(pid, a->program, &fa, &spawn_attr, a->argv,
+		    a->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		*pid = -1;
+		return rc;
+	}
+	if ((*pidfd = (int)syscall(SYS_pidfd_open, *pid, 0)) == -1)
+		rc = errno;
+	for (i = 0; i < a->cfg->nlimits && rc == 0; i++)
+		if (prlimit(*pid, a->cfg->limits[i].resource,
+		    &a->cfg->limits[i].value, NULL) == -1)
+			rc = errno;
+	if (rc != 0) {
+		(void)kill(-*pid, SIGKILL);
+		(void)waitpid(*pid, NULL, 0);
+		if (*pidfd != -1)
+			close(*pidfd);
+		*pid = -1;
+	}
+	return rc;
+}
+
+/*
+ * Starts program with fds as its descriptors 0, 1 and 2, in the directory
+ * cwd, in a process group of its own, with no signal blocked, those of
+ * child_default_signals at their default action and the resource limits
+ * of -L.  Returns 0 with *pid and *pidfd, or an errno value, with *pid -1
+ * when no process could be made (posix_spawn does not tell that from a
+ * failed execve).
+ */
+static int
+child_spawn(const struct serve_config *cfg, const char *program, char **argv,
+    char **envp, const char *cwd, const int fds[3], pid_t *pid, int *pidfd)
+{
+	struct spawn_args	 a = { cfg, program, argv, envp, cwd, fds, 0 };
+
+	if (spawn_mode == SPAWN_POSIX)
+		return spawn_posix(&a, pid, pidfd);
+	return spawn_clone(&a, pid, pidfd);
+}
+
+/* The probe of clone at start-up: a child that only exits. */
+static int
+spawn_probe_child(void *arg)
+{
+	(void)arg;
+	_exit(0);
+}
+
+/* Whether clone, as spawn_clone calls it, is allowed here: 0, or errno. */
+static int
+spawn_clone_probe(void)
+{
+	pid_t	 pid;
+	int	 pidfd;
+
+	pid = clone(spawn_probe_child, clone_stack + CLONE_STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, NULL, &pidfd);
+	if (pid == -1)
+		return errno;
+	(void)waitpid(pid, NULL, 0);
+	close(pidfd);
+	return 0;
+}
+
+/* posix_spawn's attributes, the same for every CGI: see child_spawn. */
+static int
+spawn_attr_init(void)
+{
+	sigset_t	 none, reset;
+	size_t		 i;
+	int		 rc;
+
+	sigemptyset(&none);
+	sigemptyset(&reset);
+	for (i = 0; i < child_nreset; i++)
+		sigaddset(&reset, child_reset_signals[i]);
+	if ((rc = posix_spawnattr_init(&spawn_attr)) != 0 ||
+	    (rc = posix_spawnattr_setflags(&spawn_attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
+	    (rc = posix_spawnattr_setpgroup(&spawn_attr, 0)) != 0 ||
+	    (rc = posix_spawnattr_setsigmask(&spawn_attr, &none)) != 0 ||
+	    (rc = posix_spawnattr_setsigdefault(&spawn_attr, &reset)) != 0)
+		return rc;
+	return 0;
+}
+
+/*
+ * Chooses how CGIs start, once, at start-up, with serve's signals already
+ * set: clone unless mode says posix_spawn, or unless clone is refused
+ * here (a seccomp filter, a sandbox) and mode leaves the choice to serve.
+ * Returns 0, or -1 (said).
+ */
+int
+child_spawn_init(enum spawn_mode mode)
 {
 	struct sigaction	 sa;
 	size_t			 i;
+	int			 rc;
 
 	child_nreset = 0;
 	for (i = 0; i < NSIGNALS_DEFAULT; i++)
@@ -156,55 +353,36 @@ child_signals_init(void)
 		    sa.sa_handler != SIG_DFL)
 			child_reset_signals[child_nreset++] =
 			    child_default_signals[i];
-}
-
-/*
- * Starts program with fds as its descriptors 0, 1 and 2, in the directory
- * cwd, in a process group of its own, with no signal blocked, the signals
- * above at their default action and the resource limits of -L.  vfork:
- * the child borrows serve's memory until execve, so it makes system calls
- * only, ten or so, where posix_spawn's child made nearly two hundred (it
- * resets the action of every signal).  A signal acted on in the child
- * could touch the borrowed memory only through a handler, and serve
- * installs none (it reads its signals from a signalfd), so none needs
- * blocking meanwhile.  Returns 0 with *pid, or an errno value: the
- * child's own when its set-up or execve failed.
- */
-static int
-child_spawn(const struct serve_config *cfg, const char *program, char **argv,
-    char **envp, const char *cwd, const int fds[3], pid_t *pid)
-{
-	sigset_t	 none;
-	volatile int	 failed = 0;
-	size_t		 i;
-	int		 fd;
-
-	sigemptyset(&none);
-	if ((*pid = vfork()) == 0) {
-		for (fd = 0; fd < 3; fd++)
-			if (dup2(fds[fd], fd) == -1)
-				goto fail;
-		if (setpgid(0, 0) == -1 || chdir(cwd) == -1)
-			goto fail;
-		for (i = 0; i < child_nreset; i++)
-			if (signal(child_reset_signals[i], SIG_DFL) == SIG_ERR)
-				goto fail;
-		for (i = 0; i < cfg->nlimits; i++)
-			if (setrlimit(cfg->limits[i].resource,
-			    &cfg->limits[i].value) == -1)
-				goto fail;
-		if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
-			goto fail;
-		execve(program, argv, envp);
-fail:
-		failed = errno;
-		_exit(127);
+	spawn_mode = mode;
+	if (mode != SPAWN_POSIX) {
+		clone_stack = mmap(NULL, CLONE_STACK_SIZE, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (clone_stack == MAP_FAILED) {
+			warn("serve: a stack for clone");
+			return -1;
+		}
+		if ((rc = spawn_clone_probe()) == 0) {
+			spawn_mode = SPAWN_CLONE;
+			return 0;
+		}
+		if (mode == SPAWN_CLONE) {
+			warnx("serve: --spawn clone: clone refused: %s",
+			    strerror(rc));
+			return -1;
+		}
+		slog(LOG_WARNING, "clone refused (%s): CGIs start with "
+		    "posix_spawn", strerror(rc));
+		(void)munmap(clone_stack, CLONE_STACK_SIZE);
+		clone_stack = NULL;
+		spawn_mode = SPAWN_POSIX;
+	} else
+		slog(LOG_INFO, "CGIs start with posix_spawn (--spawn "
+		    "posix_spawn)");
+	if ((rc = spawn_attr_init()) != 0) {
+		warnx("serve: posix_spawn attributes: %s", strerror(rc));
+		return -1;
 	}
-	if (*pid == -1)
-		failed = errno;
-	if (*pid != -1 && failed != 0)
-		(void)waitpid(*pid, NULL, 0);
-	return failed;
+	return 0;
 }
 
 /* A fresh pipe end has no status flag but its access mode, which
@@ -239,41 +417,45 @@ child_start(struct req *r)
 	char			*argv_script[2] = { r->program, NULL };
 	int			 in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int			 errp[2] = { -1, -1 }, rc, shortage = 0;
+	int			 stdin_fd = -1;
 	pid_t			 pid = -1;
 
 	if ((ch = calloc(1, sizeof(*ch))) == NULL)
 		goto fail;
 	ch->pidfd = -1;
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	/* A request known to have no body needs no pipe for it. */
+	if (r->stdin_ended && !req_stdin_pending(r) && srv->null_fd != -1)
+		stdin_fd = srv->null_fd;
+	else if (pipe2(in, O_CLOEXEC) == 0)
+		stdin_fd = in[0];
+	if (stdin_fd == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(errp, O_CLOEXEC) == -1) {
 		shortage = errno == EMFILE || errno == ENFILE;
 		goto fail;
 	}
 	if ((rc = child_spawn(srv->cfg, r->program, srv->cfg->fixed_argv !=
 	    NULL ? srv->cfg->fixed_argv : argv_script, r->envp, r->cwd,
-	    (int[3]){ in[0], out[1], errp[1] }, &pid)) != 0) {
+	    (int[3]){ stdin_fd, out[1], errp[1] }, &pid, &ch->pidfd)) != 0) {
 		shortage = pid == -1 && (rc == EAGAIN || rc == ENOMEM);
 		errno = rc;
 		goto fail;
 	}
-	if ((ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1 ||
-	    ev_set_once(srv->ev, ch->pidfd, POLLIN, child_on_exit, ch) ==
+	if (ev_set_once(srv->ev, ch->pidfd, POLLIN, child_on_exit, ch) ==
 	    -1) {
 		rc = errno;
-		if (ch->pidfd != -1)
-			close(ch->pidfd);
+		close(ch->pidfd);
 		(void)kill(-pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);
 		errno = rc;
 		goto fail;
 	}
-	close(in[0]);
+	if (in[0] != -1)
+		close(in[0]);
 	close(out[1]);
 	close(errp[1]);
 	r->in_fd = in[1];
 	r->out_fd = out[0];
 	r->err_fd = errp[0];
-	set_nonblock(r->in_fd);
 	set_nonblock(r->out_fd);
 	set_nonblock(r->err_fd);
 	ch->srv = srv;

@@ -341,6 +341,30 @@ conn_on_stdin(struct conn *c, struct req *r, const struct fcgi_record *rec)
 }
 
 /*
+ * Whether the record after rec, the end of a request's PARAMS, is already
+ * here and ends its STDIN at once: then the request has no body, known
+ * before its CGI starts, which gets /dev/null as its standard input rather
+ * than a pipe that would be closed unwritten (child_start).
+ */
+static void
+conn_peek_stdin_end(struct conn *c, const struct fcgi_record *rec, size_t off)
+{
+	struct fcgi_record	 next;
+	struct req		*r;
+	const char		*errstr;
+
+	if (rec->hdr.type != FCGI_PARAMS || rec->hdr.content_length != 0 ||
+	    fcgi_record_parse(c->rbuf + off, c->rlen - off, &next,
+	    &errstr) <= 0)
+		return;
+	if (next.hdr.type == FCGI_STDIN && next.hdr.content_length == 0 &&
+	    next.hdr.request_id == rec->hdr.request_id &&
+	    (r = req_find(c, rec->hdr.request_id)) != NULL &&
+	    r->state == REQ_PARAMS && r->envp == NULL)
+		r->stdin_ended = 1;
+}
+
+/*
  * Acts on one record.  Records for a request that does not exist (ended,
  * or never begun) are dropped.  Returns 0, or -1 when the connection was
  * closed (c is then gone).
@@ -538,6 +562,7 @@ conn_process(struct conn *c)
 		if (len == 0)
 			break;
 		off += (size_t)len;
+		conn_peek_stdin_end(c, &rec, off);
 		if (conn_record(c, &rec) == -1)
 			return -1;
 	}

@@ -46,11 +46,20 @@
 #define DRAIN_MS		2000
 #define TICK_MS			200
 #define LONG_CGI_MS		1000	/* see sched_may_start */
+#define SCHED_SAMPLE_US		50000	/* see sched_learn */
+#define SCHED_WARMUP		64	/* see sched_learn */
 
 /* A resource limit that every CGI gets (-L). */
 struct cgi_limit {
 	int		 resource;	/* RLIMIT_* */
 	struct rlimit	 value;
+};
+
+/* How CGIs start (--spawn): see child_spawn_init. */
+enum spawn_mode {
+	SPAWN_AUTO,	/* clone, or posix_spawn where clone is refused */
+	SPAWN_CLONE,
+	SPAWN_POSIX
 };
 
 /* The command line, as parsed; read-only once serve runs. */
@@ -72,6 +81,7 @@ struct serve_config {
 	int		 cgi_stderr_own; /* -E */
 	int		 use_syslog;	/* -l syslog */
 	int		 adapt;		/* not --no-adapt */
+	enum spawn_mode	 spawn;		/* --spawn */
 	int		 allow_root;
 	mode_t		 sock_mode;	/* -m, or 0 */
 	const char	*user;		/* -u */
@@ -121,6 +131,8 @@ struct sched {
 	double			 need;		/* 0: nothing learnt yet */
 	int			 self_stat_fd;	/* /proc/self/schedstat, or -1 */
 	unsigned long long	 self_queued;
+	long long		 sampled_us;	/* the last CGI learnt from */
+	unsigned long		 nlearnt;	/* CGIs learnt from */
 };
 
 enum req_state {
@@ -156,6 +168,7 @@ struct req {
 
 	struct child	*cgi;		/* NULL until it runs, or detached */
 	int		 in_fd;
+	int		 in_nonblock;	/* see stdin_write */
 	int		 out_fd;
 	int		 err_fd;
 	int		 exited;	/* the CGI exited, with status */
@@ -230,6 +243,7 @@ struct server {
 	struct ev	*ev;
 	struct addr_listener listener;
 	int		 sig_fd;
+	int		 null_fd;	/* /dev/null: see child_start */
 	struct sockaddr_storage *allowed;	/* FCGI_WEB_SERVER_ADDRS */
 	size_t		 nallowed;
 	struct sched	 sched;
@@ -327,7 +341,7 @@ void		 child_stop(struct child *, int detach);
 void		 child_detach(struct child *);
 void		 child_tick(struct server *, long long now);
 int		 child_pidfd_check(void);
-void		 child_signals_init(void);
+int		 child_spawn_init(enum spawn_mode);
 
 /* serve_status.c */
 void		 status_request_ended(struct server *, const struct req *,

@@ -38,6 +38,8 @@ sched_init(struct sched *s, size_t max, int adapt)
 	s->ncpu = cpus_usable();
 	s->need = 0;
 	s->self_queued = 0;
+	s->sampled_us = 0;
+	s->nlearnt = 0;
 	s->self_stat_fd = adapt ?
 	    open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC) : -1;
 }
@@ -134,16 +136,31 @@ sched_lateness(struct sched *s)
  * busy: about 1 for a CPU-bound one, 34 for one that runs 1.5 ms and
  * sleeps 50.  A moving average of it (from the first CGI seen) sets
  * sched_limit.  Without /proc, nothing is learnt and -c alone holds.
+ * Reading /proc costs four system calls, a tenth of a request's, so once
+ * the first SCHED_WARMUP CGIs have taught it (from nothing, and while
+ * serve starts a burst of them, the first ones may mislead: the next ones
+ * correct them at once), one CGI in SCHED_SAMPLE_US at most is learnt
+ * from: twenty a second are enough for an average that moves by an eighth
+ * a time.  serve's lateness since the last one is then counted in
+ * proportion to this CGI's life.
  */
 void
 sched_learn(struct sched *s, pid_t pid, long long started_us)
 {
 	char			 path[64];
-	unsigned long long	 run, queued, life, busy, late;
+	unsigned long long	 run, queued, life, busy, late, since;
+	long long		 now;
 	int			 fd, rc;
 
 	if (!s->adapt)
 		return;
+	now = now_us();
+	if (s->nlearnt >= SCHED_WARMUP &&
+	    now - s->sampled_us < SCHED_SAMPLE_US)
+		return;
+	since = (unsigned long long)(now - (s->sampled_us != 0 ?
+	    s->sampled_us : started_us)) * 1000;
+	s->sampled_us = now;
 	late = sched_lateness(s);
 	snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
@@ -152,7 +169,11 @@ sched_learn(struct sched *s, pid_t pid, long long started_us)
 	close(fd);
 	if (rc == -1 || run == 0)
 		return;
-	life = (unsigned long long)(now_us() - started_us) * 1000;
+	s->nlearnt++;
+	life = (unsigned long long)(now - started_us) * 1000;
+	if (since > life)
+		late = (unsigned long long)((double)late * (double)life /
+		    (double)since);
 	life -= late < life ? late : life;
 	busy = run + (life > run + queued ? life - run - queued : 0);
 	if (s->need == 0)

@@ -8,8 +8,12 @@
 #include <sys/param.h>
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,47 @@ under_root(const char *path, const char *root)
 	if (strcmp(root, "/") == 0)
 		return 1;
 	return strncmp(path, root, len) == 0 && path[len] == '/';
+}
+
+/* Whether no component of path is empty, "." or "..". */
+static int
+path_is_plain(const char *path)
+{
+	const char	*p;
+
+	for (p = path; *p == '/'; p = strchrnul(p + 1, '/'))
+		if (p[1] == '/' || p[1] == '\0' ||
+		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
+		    (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
+			return 0;
+	return 1;
+}
+
+/*
+ * Whether the absolute path is canonical as it stands, with st its file's
+ * status: no component is empty, "." or "..", and none is a symbolic link
+ * (openat2 with RESOLVE_NO_SYMLINKS opens it).  Then realpath would give
+ * it back unchanged, with a readlink(2) for every component, where this
+ * takes three system calls.  0 when it cannot tell (a symbolic link on
+ * the way, no such file, an older kernel): realpath decides.
+ */
+static int
+path_is_canonical(const char *path, struct stat *st)
+{
+	struct open_how	 how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+	};
+	int		 fd, rc;
+
+	if (*path != '/' || !path_is_plain(path))
+		return 0;
+	if ((fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how,
+	    sizeof(how))) == -1)
+		return 0;
+	rc = fstat(fd, st) == 0;
+	close(fd);
+	return rc;
 }
 
 /*
@@ -76,6 +121,7 @@ script_lookup(struct req *r, const char *filename, const char *docroot,
 	struct stat	 st;
 	char		 path[PATH_MAX], real[PATH_MAX], *slash, *tail;
 	size_t		 i;
+	int		 canonical;
 
 	if (filename != NULL && strncmp(filename, "proxy:fcgi://", 13) == 0) {
 		/* Apache mod_proxy_fcgi: proxy:fcgi://HOST:PORT/path */
@@ -108,7 +154,9 @@ script_lookup(struct req *r, const char *filename, const char *docroot,
 		*why = "no SCRIPT_FILENAME, nor DOCUMENT_ROOT and SCRIPT_NAME";
 		return 404;
 	}
-	if (realpath(path, real) == NULL) {
+	if ((canonical = path_is_canonical(path, &st)))
+		memcpy(real, path, strlen(path) + 1);
+	else if (realpath(path, real) == NULL) {
 		*why = strerror(errno);
 		return errno == EACCES ? 403 : 404;
 	}
@@ -119,7 +167,7 @@ script_lookup(struct req *r, const char *filename, const char *docroot,
 		*why = "outside every -r root";
 		return 403;
 	}
-	if (stat(real, &st) == -1) {
+	if (!canonical && stat(real, &st) == -1) {
 		*why = strerror(errno);
 		return 404;
 	}

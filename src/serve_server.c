@@ -28,7 +28,8 @@
 static struct log_limit	 accept_log;
 
 /* Descriptors that serve needs whatever its load: the standard three, the
- * listener, epoll, the signalfd, /proc/self/schedstat, and some slack. */
+ * listener, epoll, the signalfd, /proc/self/schedstat, /dev/null, and some
+ * slack. */
 #define FD_RESERVE	16
 /* A running CGI's: three pipe ends, its pidfd, a spooled body. */
 #define FD_PER_CGI	5

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # fcgi-bridge serve and what it lets a CGI do: resource limits (-L), the
-# environment names it never passes (and --keep-env, --debug), a CGI that
-# cannot be executed, and CGIs killed by a signal before and after their
-# headers.  Each test starts its own serve and stops it by PID.
+# environment names it never passes (and --keep-env, --debug), and CGIs
+# killed by a signal before and after their headers (one that cannot be
+# executed: tests/serve-spawn.bats, for each way of starting it).  Each
+# test starts its own serve and stops it by PID.
 
 load lib/helpers
 load lib/serve
@@ -105,8 +106,6 @@ main(void)
 }
 EOF
 	timeout 60 cc -O2 -o "$WWW/limits.cgi" "$FB_TMP/limits.c"
-	printf '#!/nonexistent/interpreter\n' >"$WWW/badinterp.cgi"
-	chmod 755 "$WWW/badinterp.cgi"
 }
 
 teardown_file() {
@@ -222,18 +221,6 @@ serves_normally() {
 	[[ $output == *"STDOUT id=1 "*partial* ]]
 	has_line 'END_REQUEST id=1 app=139 proto=0' <<<"$output"
 	grep -q 'limits.cgi: the CGI was killed by signal 11 (Segmentation fault) after its headers: the response may be cut' \
-	    "$SERVE_LOG"
-	serves_normally
-}
-
-@test "a CGI that cannot be executed (missing interpreter): a 502 and a log line saying why" {
-	own_serve
-	run ask badinterp.cgi x
-	[ "$status" -eq 0 ]
-	grep -q '^STDOUT id=1 .*text=Status: 502 Bad Gateway' <<<"$output"
-	grep -q "badinterp.cgi: starting $WWW/badinterp.cgi: No such file or directory" \
-	    "$SERVE_LOG"
-	grep -q 'badinterp.cgi: 502 Bad Gateway: the CGI could not be started' \
 	    "$SERVE_LOG"
 	serves_normally
 }

@@ -103,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = &cfg;
-	srv.listener.fd = srv.sig_fd = -1;
+	srv.listener.fd = srv.sig_fd = srv.null_fd = -1;
 	if ((srv.ev = ev_new()) == NULL)
 		err(1, "ev_new");
 	sched_init(&srv.sched, cfg.max_cgi, 0);
