@@ -260,9 +260,10 @@ bconn_close(struct bconn *c, enum bconn_state next)
 {
 	int	 i;
 
+	/* No EPOLL_CTL_DEL: closing the socket takes it out of the set,
+	 * and nothing else (no child, no dup) holds it. */
 	if (c->fd != -1) {
-		ev_del(c->b->ev, c->fd);
-		close(c->fd);
+		ev_close(c->b->ev, c->fd);
 		c->fd = -1;
 	}
 	for (i = 0; i < c->b->inflight; i++)
