@@ -14,7 +14,8 @@ WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -iquote src
 # libbsd is linked statically: one shared library less to map at start-up.
 LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
-LDLIBS += -lz -lm
+# liburing: bench's io_uring engine (liburing-dev).
+LDLIBS += -luring -lz -lm
 
 ifeq ($(SANITIZE),1)
 FLAVOR = asan
@@ -28,7 +29,8 @@ ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
 SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/serve_server.c src/serve_conn.c \
 	src/serve_req.c src/serve_body.c src/serve_script.c src/serve_child.c \
-	src/serve_sched.c src/serve_status.c src/bench.c src/bench_report.c \
+	src/serve_sched.c src/serve_status.c src/bench.c src/bench_uring.c \
+	src/bench_report.c \
 	src/hdr.c src/json.c src/util.c \
 	src/spawn.c src/reqspec.c src/cgifcgi.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -129,7 +131,7 @@ FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c \
 FUZZ_SRCS_cgi_response = src/cgi.c src/fcgi.c
 FUZZ_SRCS_url = src/cgi.c src/fcgi.c
 FUZZ_SRCS_addr = src/addr.c src/util.c
-FUZZ_SRCS_urls = src/bench.c src/bench_report.c src/hdr.c src/json.c \
+FUZZ_SRCS_urls = src/bench.c src/bench_uring.c src/bench_report.c src/hdr.c src/json.c \
 	src/addr.c src/cgi.c src/ev.c src/fcgi.c src/reqspec.c src/util.c
 FUZZ_SRCS_cgifcgi_conf = src/cgifcgi.c src/client.c src/spawn.c src/addr.c \
 	src/util.c src/fcgi.c src/cgi.c src/reqspec.c
