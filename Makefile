@@ -84,10 +84,12 @@ unit: $(UNIT_TESTS)
 # build, and only this one, what musl lacks of it (strtonum, closefrom,
 # getprogname, pidfile_*) under libbsd's header names, and W_EXITCODE.
 # musl-gcc searches musl's headers and libraries only: the kernel's
-# headers (linux/sockios.h) and zlib's come through links in
-# $(STATIC_BUILD)/include, and Debian's libz.a is linked by its path
-# (zlib calls only malloc, free and the mem* functions, which musl has).
-# No sanitizers here.
+# headers (linux/sockios.h), zlib's and liburing's come through links in
+# $(STATIC_BUILD)/include, and Debian's libz.a and liburing.a are linked
+# by their paths (zlib calls only malloc, free and the mem* functions,
+# liburing only calloc, free and __stack_chk_fail, which musl has; it
+# makes its system calls itself), so the static binary has bench's
+# io_uring engine too.  No sanitizers here.
 MUSL_CC ?= musl-gcc
 STATIC_BUILD = build/static
 STATIC_OBJS = $(SRCS:src/%.c=$(STATIC_BUILD)/%.o) \
@@ -95,6 +97,7 @@ STATIC_OBJS = $(SRCS:src/%.c=$(STATIC_BUILD)/%.o) \
 STATIC_CPPFLAGS = $(CPPFLAGS) -I src/compat -isystem $(STATIC_BUILD)/include
 KERNEL_ASM = /usr/include/$(shell $(MUSL_CC) -print-multiarch)/asm
 ZLIB_A = $(shell $(CC) -print-file-name=libz.a)
+URING_A = $(shell $(CC) -print-file-name=liburing.a)
 
 static:
 	@command -v $(MUSL_CC) >/dev/null || { echo "make static: $(MUSL_CC)" \
@@ -103,10 +106,11 @@ static:
 
 fcgi-bridge-static: $(STATIC_OBJS)
 	$(MUSL_CC) -static -std=c11 $(WARNFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ $(STATIC_OBJS) $(ZLIB_A) -lm
+	    -o $@ $(STATIC_OBJS) $(URING_A) $(ZLIB_A) -lm
 
 $(STATIC_BUILD)/%.o: src/%.c src/*.h src/compat/*/*.h \
-    | $(STATIC_BUILD)/include $(STATIC_BUILD)/compat
+    | $(STATIC_BUILD)/include $(STATIC_BUILD)/include/liburing.h \
+    $(STATIC_BUILD)/compat
 	$(MUSL_CC) -std=c11 $(WARNFLAGS) $(CFLAGS) $(STATIC_CPPFLAGS) -c -o $@ $<
 
 $(STATIC_BUILD)/compat:
@@ -119,6 +123,10 @@ $(STATIC_BUILD)/include:
 	ln -sfn $(KERNEL_ASM) $@/asm
 	ln -sfn /usr/include/zlib.h $@/zlib.h
 	ln -sfn /usr/include/zconf.h $@/zconf.h
+
+$(STATIC_BUILD)/include/liburing.h: | $(STATIC_BUILD)/include
+	ln -sfn /usr/include/liburing $(STATIC_BUILD)/include/liburing
+	ln -sfn /usr/include/liburing.h $@
 
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every

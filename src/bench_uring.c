@@ -37,6 +37,7 @@ struct uring_slot {
 	int		 direct;
 	int		 fd;		/* its plain descriptor, or -1 */
 	unsigned	 pending;	/* operations whose CQE is to come */
+	unsigned	 linked;	/* of those, the opening chain's */
 	/* While a plain socket is being made: what follows it. */
 	const void	*buf;
 	size_t		 len;
@@ -215,6 +216,7 @@ uring_chain(struct uring *u, unsigned slot, int with_socket,
 		io_uring_prep_recv(sqe, fd, rbuf, rlen, 0);
 		uring_mark(u, sqe, slot, OP_RECV, 0);
 	}
+	u->slots[slot].linked = rbuf != NULL ? 2 : 1;
 	return 0;
 }
 
@@ -369,6 +371,10 @@ uring_complete(struct uring *u, uint64_t ud, int res)
 
 	if (ud & UD_COUNTED)
 		s->pending--;
+	else if (res < 0 && (op == OP_SOCKET || op == OP_CONNECT))
+		/* The kernel posts nothing for the steps linked after a
+		 * failed step that skips its CQE on success. */
+		s->pending -= s->linked;
 	current = s->open && (uint32_t)(ud >> 32) == s->gen;
 	if (op == OP_SOCKET && res >= 0 && !s->direct && !current) {
 		/* Made for a connection closed since. */

@@ -103,7 +103,7 @@ show() {
 # bench ARGS...: `fcgi-bridge bench --json ARGS...` under a timeout, run
 # with stdout and stderr apart.  T (seconds) overrides the timeout.
 bench() {
-	run --separate-stderr timeout "${T:-$T_CMD}" "$FB" bench --json "$@"
+	run --separate-stderr timeout "${T:-$T_CMD}" "$FB" bench "${BENCH_IO[@]}" --json "$@"
 }
 
 # j EXPR: the Python expression EXPR over d, the JSON object in $output
@@ -282,7 +282,7 @@ hits() {
 	local n rss_small rss_big
 	for n in 1000 100000; do
 		run --separate-stderr timeout 120 /usr/bin/time -f %M \
-		    -o "$FB_TMP/rss.$n" "$FB" bench --json -k -c 2 -n "$n" \
+		    -o "$FB_TMP/rss.$n" "$FB" bench "${BENCH_IO[@]}" --json -k -c 2 -n "$n" \
 		    "unix:$FPM_SOCK" /ping
 		show
 		[ "$status" -eq 0 ]
@@ -352,7 +352,7 @@ hits() {
 	for size in small big; do
 		rm -f "$RUN/bytes-$size"
 		run --separate-stderr timeout 120 /usr/bin/time -f %M \
-		    -o "$FB_TMP/rss.body.$size" "$FB" bench --json -n 3 \
+		    -o "$FB_TMP/rss.body.$size" "$FB" bench "${BENCH_IO[@]}" --json -n 3 \
 		    -d "@$FB_TMP/body.$size" -r "$CGI_ROOT" "unix:$BSOCK" \
 		    "/bytes.cgi?$size"
 		show
@@ -374,8 +374,9 @@ hits() {
 	rm -f "$RUN/bytes-pipe"
 	run --separate-stderr bash -c 'set -o pipefail
 	    head -c "$1" /dev/zero |
-	    timeout 120 "$2" bench --json -n 2 -d @- -r "$3" "unix:$4" \
-	        /bytes.cgi?pipe' bash "$n" "$FB" "$CGI_ROOT" "$BSOCK"
+	    timeout 120 "$2" bench "${@:5}" --json -n 2 -d @- -r "$3" \
+	        "unix:$4" /bytes.cgi?pipe' bash "$n" "$FB" "$CGI_ROOT" "$BSOCK" \
+	    "${BENCH_IO[@]}"
 	show
 	[ "$status" -eq 0 ]
 	json_ok
