@@ -13,8 +13,10 @@
 /*
  * Each operation's user_data: the generation of its slot's connection,
  * the slot, whether it always completes with a CQE (counted in the
- * slot's pending), and what it is.  The steps that need no answer when
- * they succeed (a direct socket, connect, cancel, close) skip their CQE.
+ * slot's pending), whether such an operation is linked after it, and
+ * what it is.  The steps that need no answer when they succeed skip
+ * their CQE: a direct socket, connect, cancel, close, and a send with a
+ * receive linked after it, whose CQE says that the send went whole.
  */
 enum uring_op {
 	OP_SOCKET,
@@ -26,8 +28,9 @@ enum uring_op {
 };
 #define UD_OP_MASK	0x7u
 #define UD_COUNTED	0x8u
-#define UD_SLOT_SHIFT	4
-#define UD_SLOT_MASK	0xfffffffu
+#define UD_LINKED	0x10u
+#define UD_SLOT_SHIFT	5
+#define UD_SLOT_MASK	0x7ffffffu	/* below the generation */
 
 struct uring_slot {
 	uring_fn	*fn;
@@ -37,7 +40,7 @@ struct uring_slot {
 	int		 direct;
 	int		 fd;		/* its plain descriptor, or -1 */
 	unsigned	 pending;	/* operations whose CQE is to come */
-	unsigned	 linked;	/* of those, the opening chain's */
+	size_t		 unsaid;	/* a send that skipped its CQE */
 	/* While a plain socket is being made: what follows it. */
 	const void	*buf;
 	size_t		 len;
@@ -172,6 +175,8 @@ uring_mark(struct uring *u, struct io_uring_sqe *sqe, unsigned slot,
 		ud |= UD_COUNTED;
 		s->pending++;
 	}
+	if (flags & IOSQE_IO_LINK)
+		ud |= UD_LINKED;
 	io_uring_sqe_set_data64(sqe, ud);
 	sqe->flags |= (uint8_t)flags;
 }
@@ -184,6 +189,32 @@ uring_target(const struct uring *u, unsigned slot)
 }
 
 /*
+ * Queues a send on slot [-> a receive], after a step linked to it if
+ * any.  With the receive, the send skips its CQE, and the receive's
+ * tells that it went whole (uring_complete).
+ */
+static void
+uring_send_recv(struct uring *u, unsigned slot, const void *buf,
+    size_t len, void *rbuf, size_t rlen)
+{
+	struct io_uring_sqe	*sqe;
+	int			 fd = uring_target(u, slot);
+
+	sqe = uring_sqe(u);
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_WAITALL);
+	if (rbuf == NULL) {
+		uring_mark(u, sqe, slot, OP_SEND, 0);
+		return;
+	}
+	uring_mark(u, sqe, slot, OP_SEND,
+	    IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
+	u->slots[slot].unsaid = len;
+	sqe = uring_sqe(u);
+	io_uring_prep_recv(sqe, fd, rbuf, rlen, 0);
+	uring_mark(u, sqe, slot, OP_RECV, 0);
+}
+
+/*
  * Queues connect -> send [-> recv] on slot, linked, after the socket when
  * with_socket (a direct one, in the same chain).  0, or -1.
  */
@@ -192,7 +223,6 @@ uring_chain(struct uring *u, unsigned slot, int with_socket,
     const void *buf, size_t len, void *rbuf, size_t rlen)
 {
 	struct io_uring_sqe	*sqe;
-	int			 fd = uring_target(u, slot);
 
 	if (uring_room(u, 4) == -1)
 		return -1;
@@ -204,19 +234,11 @@ uring_chain(struct uring *u, unsigned slot, int with_socket,
 		    IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
 	}
 	sqe = uring_sqe(u);
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&u->sa,
-	    u->salen);
+	io_uring_prep_connect(sqe, uring_target(u, slot),
+	    (const struct sockaddr *)&u->sa, u->salen);
 	uring_mark(u, sqe, slot, OP_CONNECT,
 	    IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
-	sqe = uring_sqe(u);
-	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_WAITALL);
-	uring_mark(u, sqe, slot, OP_SEND, rbuf != NULL ? IOSQE_IO_LINK : 0);
-	if (rbuf != NULL) {
-		sqe = uring_sqe(u);
-		io_uring_prep_recv(sqe, fd, rbuf, rlen, 0);
-		uring_mark(u, sqe, slot, OP_RECV, 0);
-	}
-	u->slots[slot].linked = rbuf != NULL ? 2 : 1;
+	uring_send_recv(u, slot, buf, len, rbuf, rlen);
 	return 0;
 }
 
@@ -265,8 +287,6 @@ uring_send(struct uring *u, unsigned slot, int direct, const void *buf,
     size_t len, void *rbuf, size_t rlen)
 {
 	struct uring_slot	*s = &u->slots[slot];
-	struct io_uring_sqe	*sqe;
-	int			 fd;
 
 	if (!s->open) {
 		if (s->pending > 0) {
@@ -286,15 +306,7 @@ uring_send(struct uring *u, unsigned slot, int direct, const void *buf,
 	}
 	if (uring_room(u, 2) == -1)
 		return -1;
-	fd = uring_target(u, slot);
-	sqe = uring_sqe(u);
-	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_WAITALL);
-	uring_mark(u, sqe, slot, OP_SEND, rbuf != NULL ? IOSQE_IO_LINK : 0);
-	if (rbuf != NULL) {
-		sqe = uring_sqe(u);
-		io_uring_prep_recv(sqe, fd, rbuf, rlen, 0);
-		uring_mark(u, sqe, slot, OP_RECV, 0);
-	}
+	uring_send_recv(u, slot, buf, len, rbuf, rlen);
 	return 0;
 }
 
@@ -341,6 +353,7 @@ uring_close(struct uring *u, unsigned slot)
 	}
 	s->open = 0;
 	s->fd = -1;
+	s->unsaid = 0;
 	s->gen++;
 }
 
@@ -359,6 +372,24 @@ uring_socket_made(struct uring *u, unsigned slot, int res)
 		s->fn(s->arg, URING_CONNECT_FAILED, -errno);
 }
 
+/* A receive is done, and so the send linked before it, if any. */
+static void
+uring_received(struct uring *u, unsigned slot, int res)
+{
+	struct uring_slot	*s = &u->slots[slot];
+	uint32_t		 gen = s->gen;
+	size_t			 sent = s->unsaid;
+
+	if (sent > 0) {
+		s->unsaid = 0;
+		s->fn(s->arg, URING_SENT, (int)sent);
+		/* The callback may have closed the slot. */
+		if (!s->open || s->gen != gen)
+			return;
+	}
+	s->fn(s->arg, URING_RECEIVED, res);
+}
+
 /* One completion: to its slot's callback, unless it is of the past. */
 static void
 uring_complete(struct uring *u, uint64_t ud, int res)
@@ -371,10 +402,11 @@ uring_complete(struct uring *u, uint64_t ud, int res)
 
 	if (ud & UD_COUNTED)
 		s->pending--;
-	else if (res < 0 && (op == OP_SOCKET || op == OP_CONNECT))
-		/* The kernel posts nothing for the steps linked after a
-		 * failed step that skips its CQE on success. */
-		s->pending -= s->linked;
+	else if (ud & UD_LINKED)
+		/* A step that skips its CQE on success failed: the kernel
+		 * posts none for the steps linked after it either, of which
+		 * the last, and only it, was counted. */
+		s->pending--;
 	current = s->open && (uint32_t)(ud >> 32) == s->gen;
 	if (op == OP_SOCKET && res >= 0 && !s->direct && !current) {
 		/* Made for a connection closed since. */
@@ -398,10 +430,15 @@ uring_complete(struct uring *u, uint64_t ud, int res)
 		s->fn(s->arg, URING_CONNECT_FAILED, res);
 		break;
 	case OP_SEND:
+		if (ud & UD_LINKED) {
+			/* Short: the receive after it is gone too. */
+			s->unsaid = 0;
+			res = res < 0 ? res : -EPIPE;
+		}
 		s->fn(s->arg, URING_SENT, res);
 		break;
 	case OP_RECV:
-		s->fn(s->arg, URING_RECEIVED, res);
+		uring_received(u, slot, res);
 		break;
 	case OP_CANCEL:
 	case OP_CLOSE:
