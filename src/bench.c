@@ -281,8 +281,8 @@ bconn_close(struct bconn *c, enum bconn_state next)
 {
 	int	 i;
 
-	/* No EPOLL_CTL_DEL: closing the socket takes it out of the set,
-	 * and nothing else (no child, no dup) holds it. */
+	/* With epoll, no EPOLL_CTL_DEL: closing the socket takes it out of
+	 * the set, and nothing else (no child, no dup) holds it. */
 	if (c->b->uring != NULL)
 		uring_close(c->b->uring, bconn_index(c));
 	else if (c->fd != -1) {
