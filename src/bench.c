@@ -42,6 +42,9 @@
 
 #define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
 #define STALL_MS		1000
+/* How often a connection past its stall wait is looked at again while
+ * the application is reading it (a slow answer). */
+#define STALL_RECHECK_MS	10
 /* The wait before a connection is tried again after it could not be
  * opened: it doubles with each failure, from the first to the last. */
 #define RETRY_FIRST_MS		10
@@ -408,6 +411,14 @@ reserve(struct bench *b, long long now, long long *intended, int *counted)
 		b->issued++;
 	b->rate_sent++;
 	return 1;
+}
+
+/* Lowers *due to t. */
+static void
+due_by(long long *due, long long t)
+{
+	if (t < *due)
+		*due = t;
 }
 
 /*
@@ -938,9 +949,10 @@ bconn_unread(const struct bconn *c)
  * complete, its oldest request waiting well past the usual latency and,
  * over a Unix socket, not even read (a slow answer is not a stall), is
  * set aside and its requests go back to the budget for the others.
+ * Lowers *due to when the next one may be.
  */
 static void
-bench_reclaim_stalled(struct bench *b, long long now)
+bench_reclaim_stalled(struct bench *b, long long now, long long *due)
 {
 	struct bconn	*c;
 	long long	 oldest, wait, mean;
@@ -951,6 +963,7 @@ bench_reclaim_stalled(struct bench *b, long long now)
 	for (i = 0; i < b->nconns; i++)
 		if (b->conns[i].completed > 0)
 			working++;
+	/* None working: the first completion, an event, comes first. */
 	if (working == 0)
 		return;
 	wait = STALL_MS * 1000LL;
@@ -966,8 +979,14 @@ bench_reclaim_stalled(struct bench *b, long long now)
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].start_us < oldest)
 				oldest = c->slots[k].start_us;
-		if (now - oldest < wait || !bconn_unread(c))
+		if (now - oldest < wait) {
+			due_by(due, oldest + wait);
 			continue;
+		}
+		if (!bconn_unread(c)) {
+			due_by(due, now + STALL_RECHECK_MS * 1000LL);
+			continue;
+		}
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].counted)
 				b->issued--;
@@ -976,34 +995,49 @@ bench_reclaim_stalled(struct bench *b, long long now)
 	}
 }
 
-static void
+/*
+ * What is due by now: time limits, stalls, connections to open again,
+ * requests to send.  Returns when the next of those may be due, so that
+ * the loop sleeps until then unless an event comes first.
+ */
+static long long
 bench_tick(struct bench *b, long long now)
 {
 	struct bconn	*c;
+	long long	 limit = (long long)(b->timeout_s * 1e6);
+	long long	 due = now + 1000000;
 	int		 i, k;
 
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
-		if (c->state == BC_ENDING &&
-		    now - c->ending_since > (long long)(b->timeout_s * 1e6)) {
-			bconn_close(c, BC_IDLE);
+		if (c->state == BC_ENDING) {
+			if (now - c->ending_since > limit)
+				bconn_close(c, BC_IDLE);
+			else
+				due_by(&due, c->ending_since + limit + 1);
 			continue;
 		}
-		for (k = 0; k < b->inflight; k++)
-			if (c->slots[k].busy && now - c->slots[k].start_us >
-			    (long long)(b->timeout_s * 1e6)) {
+		for (k = 0; k < b->inflight; k++) {
+			if (!c->slots[k].busy)
+				continue;
+			if (now - c->slots[k].start_us > limit) {
 				bconn_fail(c, ERR_TIMEOUT);
 				break;
 			}
+			due_by(&due, c->slots[k].start_us + limit + 1);
+		}
 	}
-	bench_reclaim_stalled(b, now);
+	bench_reclaim_stalled(b, now, &due);
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
 		if (c->state == BC_IDLE && now >= c->retry_at)
 			bconn_start(c);
+		else if (c->state == BC_IDLE)
+			due_by(&due, c->retry_at);
 		else if (c->state == BC_OPEN && c->busy < b->inflight)
 			bconn_fill(c);
 	}
+	return due;
 }
 
 static int
@@ -1605,6 +1639,28 @@ log_head(struct bench *b)
 }
 
 /*
+ * How long the loop may sleep, in ms, when nothing happens: until what
+ * bench_tick said is due, the end of the second under way or of -D, or
+ * the next send of -R.  At least 1 ms (what is due at once but cannot
+ * be done, such as a request of -R with no connection free, waits for an
+ * event), at most 1 s.
+ */
+static int
+bench_wait_ms(struct bench *b, long long now, long long due)
+{
+	if (b->total > 0 || b->second_us + 1000000 < b->end_us)
+		due_by(&due, b->second_us + 1000000);
+	if (b->total == 0)
+		due_by(&due, b->end_us);
+	if (b->rate > 0)
+		due_by(&due, b->start_us + (long long)((double)b->rate_sent *
+		    1e6 / b->rate));
+	if (due <= now + 1000)
+		return 1;
+	return (int)((due - now + 999) / 1000);
+}
+
+/*
  * Runs the requests until -n or -D is spent and the answers are in.
  * Returns 0, or an exit status (said).
  */
@@ -1612,8 +1668,8 @@ static int
 bench_loop(struct bench *b)
 {
 	struct timespec	 ts;
-	long long	 now;
-	int		 rc, wait_ms = b->rate > 0 ? 1 : 10;
+	long long	 now, due;
+	int		 rc, wait_ms;
 
 	b->progress = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -1629,9 +1685,10 @@ bench_loop(struct bench *b)
 	for (;;) {
 		now = now_us();
 		seconds_pass(b, now);
-		bench_tick(b, now);
+		due = bench_tick(b, now);
 		if (bench_over(b, now))
 			return 0;
+		wait_ms = bench_wait_ms(b, now, due);
 		if ((b->uring != NULL ? uring_run_once(b->uring, wait_ms) :
 		    ev_run_once(b->ev, wait_ms)) == -1) {
 			warn("%s", b->uring != NULL ? "io_uring_enter" :
