@@ -157,7 +157,7 @@ $(BUILD)/replay_%: tests/fuzz/%_fuzz.c tests/fuzz/replay.c $$(FUZZ_SRCS_$$*) \
 build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) src/*.h
 	mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lz -lm
+	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -luring -lz -lm
 
 deps:
 	@scripts/install-deps
