@@ -519,8 +519,9 @@ bconn_flush_uring(struct bconn *c)
 	if (c->sending || c->wlen == 0)
 		return 0;
 	if (uring_send(b->uring, bconn_index(c), !b->keep ||
-	    !addr_is_unix(&b->addr), c->wbuf, c->wlen, recv ?
-	    c->rbuf + c->rlen : NULL, FCGI_MAX_RECORD - c->rlen) == -1) {
+	    !addr_is_unix(&b->addr), c->wbuf, c->wlen, c->stream == BS_NONE,
+	    recv ? c->rbuf + c->rlen : NULL, FCGI_MAX_RECORD - c->rlen) ==
+	    -1) {
 		bconn_fail(c, ERR_RESET);
 		return -1;
 	}

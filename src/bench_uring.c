@@ -44,6 +44,7 @@ struct uring_slot {
 	/* While a plain socket is being made: what follows it. */
 	const void	*buf;
 	size_t		 len;
+	int		 last;
 	void		*rbuf;
 	size_t		 rlen;
 };
@@ -190,12 +191,14 @@ uring_target(const struct uring *u, unsigned slot)
 
 /*
  * Queues a send on slot [-> a receive], after a step linked to it if
- * any.  With the receive, the send skips its CQE, and the receive's
- * tells that it went whole (uring_complete).
+ * any.  When it is the last send of what is to be answered (last), the
+ * send skips its CQE and the receive's tells that it went whole
+ * (uring_received); else the next part of a body waits for that CQE,
+ * and the answer for the whole body.
  */
 static void
 uring_send_recv(struct uring *u, unsigned slot, const void *buf,
-    size_t len, void *rbuf, size_t rlen)
+    size_t len, int last, void *rbuf, size_t rlen)
 {
 	struct io_uring_sqe	*sqe;
 	int			 fd = uring_target(u, slot);
@@ -206,9 +209,9 @@ uring_send_recv(struct uring *u, unsigned slot, const void *buf,
 		uring_mark(u, sqe, slot, OP_SEND, 0);
 		return;
 	}
-	uring_mark(u, sqe, slot, OP_SEND,
-	    IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
-	u->slots[slot].unsaid = len;
+	uring_mark(u, sqe, slot, OP_SEND, IOSQE_IO_LINK |
+	    (last ? IOSQE_CQE_SKIP_SUCCESS : 0));
+	u->slots[slot].unsaid = last ? len : 0;
 	sqe = uring_sqe(u);
 	io_uring_prep_recv(sqe, fd, rbuf, rlen, 0);
 	uring_mark(u, sqe, slot, OP_RECV, 0);
@@ -220,7 +223,7 @@ uring_send_recv(struct uring *u, unsigned slot, const void *buf,
  */
 static int
 uring_chain(struct uring *u, unsigned slot, int with_socket,
-    const void *buf, size_t len, void *rbuf, size_t rlen)
+    const void *buf, size_t len, int last, void *rbuf, size_t rlen)
 {
 	struct io_uring_sqe	*sqe;
 
@@ -238,7 +241,7 @@ uring_chain(struct uring *u, unsigned slot, int with_socket,
 	    (const struct sockaddr *)&u->sa, u->salen);
 	uring_mark(u, sqe, slot, OP_CONNECT,
 	    IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
-	uring_send_recv(u, slot, buf, len, rbuf, rlen);
+	uring_send_recv(u, slot, buf, len, last, rbuf, rlen);
 	return 0;
 }
 
@@ -264,7 +267,7 @@ uring_fd(const struct uring *u, unsigned slot)
 /* Opens slot with a plain socket: the rest of the chain waits for it. */
 static int
 uring_open_plain(struct uring *u, unsigned slot, const void *buf,
-    size_t len, void *rbuf, size_t rlen)
+    size_t len, int last, void *rbuf, size_t rlen)
 {
 	struct uring_slot	*s = &u->slots[slot];
 	struct io_uring_sqe	*sqe;
@@ -273,6 +276,7 @@ uring_open_plain(struct uring *u, unsigned slot, const void *buf,
 		return -1;
 	s->buf = buf;
 	s->len = len;
+	s->last = last;
 	s->rbuf = rbuf;
 	s->rlen = rlen;
 	sqe = uring_sqe(u);
@@ -284,7 +288,7 @@ uring_open_plain(struct uring *u, unsigned slot, const void *buf,
 
 int
 uring_send(struct uring *u, unsigned slot, int direct, const void *buf,
-    size_t len, void *rbuf, size_t rlen)
+    size_t len, int last, void *rbuf, size_t rlen)
 {
 	struct uring_slot	*s = &u->slots[slot];
 
@@ -296,8 +300,9 @@ uring_send(struct uring *u, unsigned slot, int direct, const void *buf,
 		s->open = 1;
 		s->direct = direct;
 		if (direct)
-			return uring_chain(u, slot, 1, buf, len, rbuf, rlen);
-		return uring_open_plain(u, slot, buf, len, rbuf, rlen);
+			return uring_chain(u, slot, 1, buf, len, last, rbuf,
+			    rlen);
+		return uring_open_plain(u, slot, buf, len, last, rbuf, rlen);
 	}
 	if (!s->direct && s->fd == -1) {
 		/* Its socket is still being made: one send at a time. */
@@ -306,7 +311,7 @@ uring_send(struct uring *u, unsigned slot, int direct, const void *buf,
 	}
 	if (uring_room(u, 2) == -1)
 		return -1;
-	uring_send_recv(u, slot, buf, len, rbuf, rlen);
+	uring_send_recv(u, slot, buf, len, last, rbuf, rlen);
 	return 0;
 }
 
@@ -368,7 +373,8 @@ uring_socket_made(struct uring *u, unsigned slot, int res)
 		return;
 	}
 	s->fd = res;
-	if (uring_chain(u, slot, 0, s->buf, s->len, s->rbuf, s->rlen) == -1)
+	if (uring_chain(u, slot, 0, s->buf, s->len, s->last, s->rbuf,
+	    s->rlen) == -1)
 		s->fn(s->arg, URING_CONNECT_FAILED, -errno);
 }
 
@@ -430,7 +436,7 @@ uring_complete(struct uring *u, uint64_t ud, int res)
 		s->fn(s->arg, URING_CONNECT_FAILED, res);
 		break;
 	case OP_SEND:
-		if (ud & UD_LINKED) {
+		if ((ud & UD_LINKED) && !(ud & UD_COUNTED)) {
 			/* Short: the receive after it is gone too. */
 			s->unsaid = 0;
 			res = res < 0 ? res : -EPIPE;

@@ -53,10 +53,13 @@ int		 uring_fd(const struct uring *, unsigned slot);
  * Sends len bytes of buf on slot, which must stay as they are until
  * URING_SENT, opening the connection first when slot has none (direct:
  * with a direct descriptor).  With rbuf, a receive into rbuf (rlen
- * bytes) is linked after the send.  0, or -1 when out of memory.
+ * bytes) is linked after the send; last says that nothing more is to be
+ * sent before an answer can come, so that the receive may wait for it
+ * and tell of the send too.  0, or -1 when out of room in the ring.
  */
 int		 uring_send(struct uring *, unsigned slot, int direct,
-		    const void *buf, size_t len, void *rbuf, size_t rlen);
+		    const void *buf, size_t len, int last, void *rbuf,
+		    size_t rlen);
 /* Receives up to len bytes into buf on slot's connection; 0 or -1. */
 int		 uring_recv(struct uring *, unsigned slot, void *buf,
 		    size_t len);
