@@ -1033,10 +1033,11 @@ bench_tick(struct bench *b, long long now)
 		c = &b->conns[i];
 		if (c->state == BC_IDLE && now >= c->retry_at)
 			bconn_start(c);
-		else if (c->state == BC_IDLE)
-			due_by(&due, c->retry_at);
 		else if (c->state == BC_OPEN && c->busy < b->inflight)
 			bconn_fill(c);
+		/* A connect that failed at once waits from now on. */
+		if (c->state == BC_IDLE && c->retry_at > now)
+			due_by(&due, c->retry_at);
 	}
 	return due;
 }
