@@ -14,7 +14,8 @@ WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -iquote src
 # libbsd is linked statically: one shared library less to map at start-up.
 LIBBSD ?= -Wl,-Bstatic -lbsd -lmd -Wl,-Bdynamic
-LDLIBS += -lz -lm
+# liburing: bench's io_uring engine (liburing-dev).
+LDLIBS += -luring -lz -lm
 
 ifeq ($(SANITIZE),1)
 FLAVOR = asan
@@ -28,7 +29,8 @@ ALL_CFLAGS = -std=c11 $(WARNFLAGS) $(CFLAGS) $(SANFLAGS)
 
 SRCS = src/main.c src/fcgi.c src/addr.c src/cgi.c src/client.c src/ev.c src/serve.c src/serve_server.c src/serve_conn.c \
 	src/serve_req.c src/serve_body.c src/serve_script.c src/serve_child.c \
-	src/serve_sched.c src/serve_status.c src/bench.c src/bench_report.c \
+	src/serve_sched.c src/serve_status.c src/bench.c src/bench_uring.c \
+	src/bench_report.c \
 	src/hdr.c src/json.c src/util.c \
 	src/spawn.c src/reqspec.c src/cgifcgi.c
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -82,10 +84,12 @@ unit: $(UNIT_TESTS)
 # build, and only this one, what musl lacks of it (strtonum, closefrom,
 # getprogname, pidfile_*) under libbsd's header names, and W_EXITCODE.
 # musl-gcc searches musl's headers and libraries only: the kernel's
-# headers (linux/sockios.h) and zlib's come through links in
-# $(STATIC_BUILD)/include, and Debian's libz.a is linked by its path
-# (zlib calls only malloc, free and the mem* functions, which musl has).
-# No sanitizers here.
+# headers (linux/sockios.h), zlib's and liburing's come through links in
+# $(STATIC_BUILD)/include, and Debian's libz.a and liburing.a are linked
+# by their paths (zlib calls only malloc, free and the mem* functions,
+# liburing only calloc, free and __stack_chk_fail, which musl has; it
+# makes its system calls itself), so the static binary has bench's
+# io_uring engine too.  No sanitizers here.
 MUSL_CC ?= musl-gcc
 STATIC_BUILD = build/static
 STATIC_OBJS = $(SRCS:src/%.c=$(STATIC_BUILD)/%.o) \
@@ -93,6 +97,7 @@ STATIC_OBJS = $(SRCS:src/%.c=$(STATIC_BUILD)/%.o) \
 STATIC_CPPFLAGS = $(CPPFLAGS) -I src/compat -isystem $(STATIC_BUILD)/include
 KERNEL_ASM = /usr/include/$(shell $(MUSL_CC) -print-multiarch)/asm
 ZLIB_A = $(shell $(CC) -print-file-name=libz.a)
+URING_A = $(shell $(CC) -print-file-name=liburing.a)
 
 static:
 	@command -v $(MUSL_CC) >/dev/null || { echo "make static: $(MUSL_CC)" \
@@ -101,10 +106,11 @@ static:
 
 fcgi-bridge-static: $(STATIC_OBJS)
 	$(MUSL_CC) -static -std=c11 $(WARNFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ $(STATIC_OBJS) $(ZLIB_A) -lm
+	    -o $@ $(STATIC_OBJS) $(URING_A) $(ZLIB_A) -lm
 
 $(STATIC_BUILD)/%.o: src/%.c src/*.h src/compat/*/*.h \
-    | $(STATIC_BUILD)/include $(STATIC_BUILD)/compat
+    | $(STATIC_BUILD)/include $(STATIC_BUILD)/include/liburing.h \
+    $(STATIC_BUILD)/compat
 	$(MUSL_CC) -std=c11 $(WARNFLAGS) $(CFLAGS) $(STATIC_CPPFLAGS) -c -o $@ $<
 
 $(STATIC_BUILD)/compat:
@@ -118,6 +124,10 @@ $(STATIC_BUILD)/include:
 	ln -sfn /usr/include/zlib.h $@/zlib.h
 	ln -sfn /usr/include/zconf.h $@/zconf.h
 
+$(STATIC_BUILD)/include/liburing.h: | $(STATIC_BUILD)/include
+	ln -sfn /usr/include/liburing $(STATIC_BUILD)/include/liburing
+	ln -sfn /usr/include/liburing.h $@
+
 # Fuzz targets: tests/fuzz/NAME_fuzz.c, with the sources each one tests;
 # tests/fuzz/corpus/NAME holds its committed inputs (seeds, and every
 # input that once found a defect).
@@ -129,7 +139,7 @@ FUZZ_SRCS_serve = src/serve.c $(filter src/serve_%.c,$(SRCS)) src/fcgi.c src/jso
 FUZZ_SRCS_cgi_response = src/cgi.c src/fcgi.c
 FUZZ_SRCS_url = src/cgi.c src/fcgi.c
 FUZZ_SRCS_addr = src/addr.c src/util.c
-FUZZ_SRCS_urls = src/bench.c src/bench_report.c src/hdr.c src/json.c \
+FUZZ_SRCS_urls = src/bench.c src/bench_uring.c src/bench_report.c src/hdr.c src/json.c \
 	src/addr.c src/cgi.c src/ev.c src/fcgi.c src/reqspec.c src/util.c
 FUZZ_SRCS_cgifcgi_conf = src/cgifcgi.c src/client.c src/spawn.c src/addr.c \
 	src/util.c src/fcgi.c src/cgi.c src/reqspec.c
@@ -153,7 +163,7 @@ $(BUILD)/replay_%: tests/fuzz/%_fuzz.c tests/fuzz/replay.c $$(FUZZ_SRCS_$$*) \
 build/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $$(FUZZ_SRCS_$$*) src/*.h
 	mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -lz -lm
+	    -o $@ $< $(FUZZ_SRCS_$*) -lbsd -luring -lz -lm
 
 deps:
 	@scripts/install-deps

@@ -32,6 +32,7 @@
 #include "addr.h"
 #include "bench.h"
 #include "bench_report.h"
+#include "bench_uring.h"
 #include "cgi.h"
 #include "ev.h"
 #include "fcgi.h"
@@ -41,6 +42,9 @@
 
 #define HEAD_PEEK		1024	/* bytes of STDOUT kept to read Status */
 #define STALL_MS		1000
+/* How often a connection past its stall wait is looked at again while
+ * the application is reading it (a slow answer). */
+#define STALL_RECHECK_MS	10
 /* The wait before a connection is tried again after it could not be
  * opened: it doubles with each failure, from the first to the last. */
 #define RETRY_FIRST_MS		10
@@ -109,6 +113,17 @@ struct bconn {
 	uint16_t		 stream_id;
 	enum bconn_stream	 stream;
 	long long		 stream_off;
+	/* io_uring: wbuf is being sent (and must stay as it is), a
+	 * receive into rbuf is in flight. */
+	int			 sending;
+	int			 recv_posted;
+};
+
+/* The engine: what --io asks for, then what runs. */
+enum bench_io {
+	IO_AUTO,
+	IO_EPOLL,
+	IO_URING
 };
 
 struct bench {
@@ -119,7 +134,9 @@ struct bench {
 	const char		*urls_file;	/* --urls */
 	char			**urls;		/* those of --urls, or url */
 	size_t			 nurls;
-	struct ev		*ev;
+	enum bench_io		 io;
+	struct ev		*ev;		/* the epoll engine's loop */
+	struct uring		*uring;		/* or the io_uring engine */
 	struct request_bytes	*reqs;
 	size_t			 nreqs;
 	size_t			 next_req;
@@ -255,16 +272,27 @@ static void	bconn_start(struct bconn *);
 static void	bconn_on_io(void *, int, int);
 static void	bconn_fail(struct bconn *, enum error_kind);
 
+/* c's slot in the io_uring engine. */
+static unsigned
+bconn_index(const struct bconn *c)
+{
+	return (unsigned)(c - c->b->conns);
+}
+
 static void
 bconn_close(struct bconn *c, enum bconn_state next)
 {
 	int	 i;
 
-	if (c->fd != -1) {
-		ev_del(c->b->ev, c->fd);
-		close(c->fd);
+	/* With epoll, no EPOLL_CTL_DEL: closing the socket takes it out of
+	 * the set, and nothing else (no child, no dup) holds it. */
+	if (c->b->uring != NULL)
+		uring_close(c->b->uring, bconn_index(c));
+	else if (c->fd != -1) {
+		ev_close(c->b->ev, c->fd);
 		c->fd = -1;
 	}
+	c->sending = c->recv_posted = 0;
 	for (i = 0; i < c->b->inflight; i++)
 		c->slots[i].busy = 0;
 	c->busy = 0;
@@ -385,6 +413,14 @@ reserve(struct bench *b, long long now, long long *intended, int *counted)
 	return 1;
 }
 
+/* Lowers *due to t. */
+static void
+due_by(long long *due, long long t)
+{
+	if (t < *due)
+		*due = t;
+}
+
 /*
  * A failed connect uses up the request it was opened for, and the next
  * try waits: an address where nothing listens would else take a request
@@ -467,12 +503,41 @@ bconn_issue(struct bconn *c, long long now)
 	return 0;
 }
 
+/*
+ * io_uring: sends what c has queued, in one operation that owns wbuf
+ * until it is done, opening the connection first if c has none, with a
+ * receive linked after it when none is in flight.  A plain descriptor
+ * (not a direct one) where bench_reclaim_stalled asks it with ioctl.
+ * 0, or -1 when that failed c.
+ */
+static int
+bconn_flush_uring(struct bconn *c)
+{
+	struct bench	*b = c->b;
+	int		 recv = !c->recv_posted;
+
+	if (c->sending || c->wlen == 0)
+		return 0;
+	if (uring_send(b->uring, bconn_index(c), !b->keep ||
+	    !addr_is_unix(&b->addr), c->wbuf, c->wlen, c->stream == BS_NONE,
+	    recv ? c->rbuf + c->rlen : NULL, FCGI_MAX_RECORD - c->rlen) ==
+	    -1) {
+		bconn_fail(c, ERR_RESET);
+		return -1;
+	}
+	c->sending = 1;
+	c->recv_posted = 1;
+	return 0;
+}
+
 /* Sends what c has queued; 0, or -1 when that failed c. */
 static int
 bconn_flush(struct bconn *c)
 {
 	ssize_t	 n;
 
+	if (c->b->uring != NULL)
+		return bconn_flush_uring(c);
 	if (c->wlen == 0)
 		return 0;
 	n = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
@@ -544,7 +609,8 @@ bconn_fill(struct bconn *c)
 {
 	long long	 now = now_us();
 
-	if (c->state != BC_OPEN)
+	/* With io_uring, wbuf stays as it is while it is being sent. */
+	if (c->state != BC_OPEN || c->sending)
 		return;
 	do {
 		if (c->stream == BS_NONE && bconn_issue(c, now) == -1)
@@ -552,7 +618,7 @@ bconn_fill(struct bconn *c)
 		if (bconn_stream(c) == -1)
 			return;
 	} while (c->stream == BS_NONE && c->b->keep);
-	if (bconn_flush(c) == -1)
+	if (bconn_flush(c) == -1 || c->b->uring != NULL)
 		return;
 	if (ev_set(c->b->ev, c->fd, POLLIN | (c->wlen > 0 ||
 	    c->stream != BS_NONE ? POLLOUT : 0), bconn_on_io, c) == -1)
@@ -653,8 +719,13 @@ bconn_fail(struct bconn *c, enum error_kind kind)
 	bconn_close(c, BC_IDLE);
 }
 
+/*
+ * c has received n bytes into rbuf after the rlen it had (0: the end of
+ * the stream, -1: an error): its answers go forward, and the next
+ * requests out.
+ */
 static void
-bconn_read(struct bconn *c)
+bconn_received(struct bconn *c, ssize_t n)
 {
 	struct fcgi_record	 rec;
 	const char		*errstr;
@@ -662,12 +733,8 @@ bconn_read(struct bconn *c)
 	uint32_t		 app;
 	uint8_t			 proto;
 	size_t			 off = 0, take;
-	ssize_t			 n;
 	int			 len;
 
-	n = recv(c->fd, c->rbuf + c->rlen, FCGI_MAX_RECORD - c->rlen, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
 	if (n <= 0) {
 		if (c->state == BC_ENDING && c->busy == 0) {
 			bconn_close(c, BC_IDLE);
@@ -725,10 +792,72 @@ bconn_read(struct bconn *c)
 		 * and its hold on a port stay on its side. */
 		c->state = BC_ENDING;
 		c->ending_since = now_us();
-		ev_events(c->b->ev, c->fd, POLLIN);
+		if (c->b->uring == NULL)
+			ev_events(c->b->ev, c->fd, POLLIN);
 		return;
 	}
 	bconn_fill(c);
+}
+
+static void
+bconn_read(struct bconn *c)
+{
+	ssize_t	 n;
+
+	n = recv(c->fd, c->rbuf + c->rlen, FCGI_MAX_RECORD - c->rlen, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	bconn_received(c, n);
+}
+
+/* io_uring: c's send is done; the rest of it, and what follows, go. */
+static void
+bconn_sent(struct bconn *c, int res)
+{
+	c->sending = 0;
+	if (res < 0) {
+		bconn_fail(c, ERR_RESET);
+		return;
+	}
+	c->retry_ms = RETRY_FIRST_MS;	/* it connected */
+	if (measuring(c->b, now_us()))
+		c->b->res.bytes_out += (uint64_t)res;
+	memmove(c->wbuf, c->wbuf + res, c->wlen - (size_t)res);
+	c->wlen -= (size_t)res;
+	bconn_fill(c);
+}
+
+/*
+ * The io_uring engine's completions for c.  A connection that is open,
+ * or waiting for the application to close it, always has a receive in
+ * flight.
+ */
+static void
+bconn_on_uring(void *arg, enum uring_event event, int res)
+{
+	struct bconn	*c = arg;
+
+	switch (event) {
+	case URING_CONNECT_FAILED:
+		connect_failed(c);
+		bconn_fail(c, ERR_CONNECT);
+		return;
+	case URING_SENT:
+		bconn_sent(c, res);
+		break;
+	case URING_RECEIVED:
+		c->recv_posted = 0;
+		bconn_received(c, res < 0 ? -1 : res);
+		break;
+	}
+	if ((c->state == BC_OPEN || c->state == BC_ENDING) &&
+	    !c->recv_posted) {
+		if (uring_recv(c->b->uring, bconn_index(c), c->rbuf + c->rlen,
+		    FCGI_MAX_RECORD - c->rlen) == -1)
+			bconn_fail(c, ERR_RESET);
+		else
+			c->recv_posted = 1;
+	}
 }
 
 static void
@@ -769,9 +898,17 @@ bconn_start(struct bconn *c)
 	long long	 now = now_us();
 	int		 in_progress;
 
+	if (b->uring != NULL && !uring_slot_free(b->uring, bconn_index(c)))
+		return;
 	if (!reserve(b, now, &c->reserved_intended, &c->reserved_counted))
 		return;
 	c->reserved = 1;
+	if (b->uring != NULL) {
+		/* The request is queued first: it goes with the connect. */
+		c->state = BC_OPEN;
+		bconn_fill(c);
+		return;
+	}
 	if ((c->fd = addr_connect_start(&b->addr, &in_progress)) == -1) {
 		connect_failed(c);
 		return;
@@ -797,11 +934,13 @@ bconn_start(struct bconn *c)
 static int
 bconn_unread(const struct bconn *c)
 {
-	int	 queued;
+	int	 queued, fd = c->fd;
 
 	if (!addr_is_unix(&c->b->addr))
 		return 1;
-	return ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+	if (c->b->uring != NULL)
+		fd = uring_fd(c->b->uring, bconn_index(c));
+	return fd != -1 && ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0;
 }
 
 /*
@@ -811,9 +950,10 @@ bconn_unread(const struct bconn *c)
  * complete, its oldest request waiting well past the usual latency and,
  * over a Unix socket, not even read (a slow answer is not a stall), is
  * set aside and its requests go back to the budget for the others.
+ * Lowers *due to when the next one may be.
  */
 static void
-bench_reclaim_stalled(struct bench *b, long long now)
+bench_reclaim_stalled(struct bench *b, long long now, long long *due)
 {
 	struct bconn	*c;
 	long long	 oldest, wait, mean;
@@ -824,6 +964,7 @@ bench_reclaim_stalled(struct bench *b, long long now)
 	for (i = 0; i < b->nconns; i++)
 		if (b->conns[i].completed > 0)
 			working++;
+	/* None working: the first completion, an event, comes first. */
 	if (working == 0)
 		return;
 	wait = STALL_MS * 1000LL;
@@ -839,8 +980,14 @@ bench_reclaim_stalled(struct bench *b, long long now)
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].start_us < oldest)
 				oldest = c->slots[k].start_us;
-		if (now - oldest < wait || !bconn_unread(c))
+		if (now - oldest < wait) {
+			due_by(due, oldest + wait);
 			continue;
+		}
+		if (!bconn_unread(c)) {
+			due_by(due, now + STALL_RECHECK_MS * 1000LL);
+			continue;
+		}
 		for (k = 0; k < b->inflight; k++)
 			if (c->slots[k].busy && c->slots[k].counted)
 				b->issued--;
@@ -849,34 +996,50 @@ bench_reclaim_stalled(struct bench *b, long long now)
 	}
 }
 
-static void
+/*
+ * What is due by now: time limits, stalls, connections to open again,
+ * requests to send.  Returns when the next of those may be due, so that
+ * the loop sleeps until then unless an event comes first.
+ */
+static long long
 bench_tick(struct bench *b, long long now)
 {
 	struct bconn	*c;
+	long long	 limit = (long long)(b->timeout_s * 1e6);
+	long long	 due = now + 1000000;
 	int		 i, k;
 
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
-		if (c->state == BC_ENDING &&
-		    now - c->ending_since > (long long)(b->timeout_s * 1e6)) {
-			bconn_close(c, BC_IDLE);
+		if (c->state == BC_ENDING) {
+			if (now - c->ending_since > limit)
+				bconn_close(c, BC_IDLE);
+			else
+				due_by(&due, c->ending_since + limit + 1);
 			continue;
 		}
-		for (k = 0; k < b->inflight; k++)
-			if (c->slots[k].busy && now - c->slots[k].start_us >
-			    (long long)(b->timeout_s * 1e6)) {
+		for (k = 0; k < b->inflight; k++) {
+			if (!c->slots[k].busy)
+				continue;
+			if (now - c->slots[k].start_us > limit) {
 				bconn_fail(c, ERR_TIMEOUT);
 				break;
 			}
+			due_by(&due, c->slots[k].start_us + limit + 1);
+		}
 	}
-	bench_reclaim_stalled(b, now);
+	bench_reclaim_stalled(b, now, &due);
 	for (i = 0; i < b->nconns; i++) {
 		c = &b->conns[i];
 		if (c->state == BC_IDLE && now >= c->retry_at)
 			bconn_start(c);
 		else if (c->state == BC_OPEN && c->busy < b->inflight)
 			bconn_fill(c);
+		/* A connect that failed at once waits from now on. */
+		if (c->state == BC_IDLE && c->retry_at > now)
+			due_by(&due, c->retry_at);
 	}
+	return due;
 }
 
 static int
@@ -931,6 +1094,13 @@ json_key_string(const char *key, const char *v)
 		json_print_string(stdout, v);
 }
 
+/* The engine that runs: io_uring or epoll. */
+static const char *
+bench_io_name(const struct bench *b)
+{
+	return b->uring != NULL ? "uring" : "epoll";
+}
+
 /* The "settings" object of the JSON report: every option in effect. */
 static void
 report_json_settings(void *arg)
@@ -959,9 +1129,10 @@ report_json_settings(void *arg)
 	json_key_string("data", spec->data);
 	printf(",\"requests\":%lld,\"duration_s\":%g,\"warmup_s\":%g,"
 	    "\"connections\":%d,\"inflight\":%d,\"keepalive\":%s,"
-	    "\"rate\":%g,\"timeout_s\":%g}", b->total, b->duration_s,
-	    b->warmup_s, b->nconns, b->inflight, b->keep ? "true" : "false",
-	    b->rate, b->timeout_s);
+	    "\"rate\":%g,\"timeout_s\":%g,\"io\":\"%s\"}", b->total,
+	    b->duration_s, b->warmup_s, b->nconns, b->inflight,
+	    b->keep ? "true" : "false", b->rate, b->timeout_s,
+	    bench_io_name(b));
 }
 
 /* Asks FCGI_MPXS_CONNS; 1 when the application says it multiplexes. */
@@ -1021,7 +1192,8 @@ usage_bench(FILE *f)
 	    "[-D seconds | -n requests]\n"
 	    "\t[-m inflight] [-R rate] [-t seconds] [--urls file] "
 	    "[--warmup seconds]\n"
-	    "\t[--check expr] [--hdr-log file] [--hgrm file]\n"
+	    "\t[--check expr] [--hdr-log file] [--hgrm file] "
+	    "[--io auto | epoll | uring]\n"
 	    "\t[-d data | -d @file] [-H 'name: value'] [-p name=value] "
 	    "[-r docroot]\n"
 	    "\t[--role role] [--data @file] [--script-name name] [-u name] "
@@ -1043,7 +1215,10 @@ usage_bench(FILE *f)
 	    "it (wrk2's).\n"
 	    "--hdr-log file: an HdrHistogram interval log, one histogram "
 	    "a second.\n"
-	    "--merge: the union of bench --json reports, exact.\n");
+	    "--merge: the union of bench --json reports, exact.\n"
+	    "--io: the engine, io_uring or epoll; auto (the default) takes "
+	    "io_uring\n"
+	    "\twhere the kernel allows it, else epoll.\n");
 }
 
 enum bench_longopt {
@@ -1053,7 +1228,8 @@ enum bench_longopt {
 	OPT_CHECK,
 	OPT_HGRM,
 	OPT_HDR_LOG,
-	OPT_MERGE
+	OPT_MERGE,
+	OPT_IO
 };
 
 int
@@ -1205,6 +1381,7 @@ bench_options(int argc, char **argv, struct bench *b, int *rc)
 		{ "hgrm", required_argument, NULL, OPT_HGRM },
 		{ "hdr-log", required_argument, NULL, OPT_HDR_LOG },
 		{ "merge", no_argument, NULL, OPT_MERGE },
+		{ "io", required_argument, NULL, OPT_IO },
 		REQUEST_SPEC_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1295,6 +1472,19 @@ bench_options(int argc, char **argv, struct bench *b, int *rc)
 		case OPT_MERGE:
 			b->merge = 1;
 			break;
+		case OPT_IO:
+			if (strcmp(optarg, "auto") == 0)
+				b->io = IO_AUTO;
+			else if (strcmp(optarg, "epoll") == 0)
+				b->io = IO_EPOLL;
+			else if (strcmp(optarg, "uring") == 0)
+				b->io = IO_URING;
+			else {
+				warnx("--io: auto, epoll or uring, not %s",
+				    optarg);
+				return -1;
+			}
+			break;
 		default:
 			usage_bench(stderr);
 			return -1;
@@ -1316,15 +1506,45 @@ bench_urls(struct bench *b)
 	return 0;
 }
 
-/* The connections, none of them open yet; 0, or EX_OSERR. */
+/*
+ * The engine that --io asks for: io_uring where this kernel gives it
+ * (auto falls back to epoll where it does not, and says nothing: a
+ * container's seccomp filter, kernel.io_uring_disabled, Linux < 5.19),
+ * else epoll.  0, or an exit status (said).
+ */
+static int
+bench_engine(struct bench *b)
+{
+	const struct sockaddr	*sa = (const struct sockaddr *)&b->addr.ss[0];
+	int			 i;
+
+	if (b->io != IO_EPOLL &&
+	    (b->uring = uring_new((unsigned)b->nconns, sa,
+	    b->addr.sslen[0])) == NULL && b->io == IO_URING) {
+		warn("--io uring: io_uring");
+		return EX_UNAVAILABLE;
+	}
+	if (b->uring != NULL) {
+		for (i = 0; i < b->nconns; i++)
+			uring_slot_init(b->uring, (unsigned)i, bconn_on_uring,
+			    &b->conns[i]);
+		return 0;
+	}
+	if ((b->ev = ev_new()) == NULL) {
+		warn("epoll");
+		return EX_OSERR;
+	}
+	return 0;
+}
+
+/* The connections, none of them open yet; 0, or an exit status. */
 static int
 bench_connections(struct bench *b)
 {
 	struct bconn	*c;
 	int		 i, k;
 
-	if ((b->ev = ev_new()) == NULL ||
-	    (b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
+	if ((b->conns = calloc(b->nconns, sizeof(*b->conns))) == NULL)
 		return EX_OSERR;
 	/* All of them closed first, so that bench_free may meet any. */
 	for (i = 0; i < b->nconns; i++) {
@@ -1340,7 +1560,7 @@ bench_connections(struct bench *b)
 		for (k = 0; k < b->inflight; k++)
 			c->slots[k].id = (uint16_t)(k + 1);
 	}
-	return 0;
+	return bench_engine(b);
 }
 
 /* Creates the file of --hgrm or --hdr-log; 0, or EX_CANTCREAT (said). */
@@ -1421,6 +1641,28 @@ log_head(struct bench *b)
 }
 
 /*
+ * How long the loop may sleep, in ms, when nothing happens: until what
+ * bench_tick said is due, the end of the second under way or of -D, or
+ * the next send of -R.  At least 1 ms (what is due at once but cannot
+ * be done, such as a request of -R with no connection free, waits for an
+ * event), at most 1 s.
+ */
+static int
+bench_wait_ms(struct bench *b, long long now, long long due)
+{
+	if (b->total > 0 || b->second_us + 1000000 < b->end_us)
+		due_by(&due, b->second_us + 1000000);
+	if (b->total == 0)
+		due_by(&due, b->end_us);
+	if (b->rate > 0)
+		due_by(&due, b->start_us + (long long)((double)b->rate_sent *
+		    1e6 / b->rate));
+	if (due <= now + 1000)
+		return 1;
+	return (int)((due - now + 999) / 1000);
+}
+
+/*
  * Runs the requests until -n or -D is spent and the answers are in.
  * Returns 0, or an exit status (said).
  */
@@ -1428,8 +1670,8 @@ static int
 bench_loop(struct bench *b)
 {
 	struct timespec	 ts;
-	long long	 now;
-	int		 rc;
+	long long	 now, due;
+	int		 rc, wait_ms;
 
 	b->progress = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -1445,11 +1687,14 @@ bench_loop(struct bench *b)
 	for (;;) {
 		now = now_us();
 		seconds_pass(b, now);
-		bench_tick(b, now);
+		due = bench_tick(b, now);
 		if (bench_over(b, now))
 			return 0;
-		if (ev_run_once(b->ev, b->rate > 0 ? 1 : 10) == -1) {
-			warn("poll");
+		wait_ms = bench_wait_ms(b, now, due);
+		if ((b->uring != NULL ? uring_run_once(b->uring, wait_ms) :
+		    ev_run_once(b->ev, wait_ms)) == -1) {
+			warn("%s", b->uring != NULL ? "io_uring_enter" :
+			    "epoll_wait");
 			return EX_OSERR;
 		}
 		if (b->failed)
@@ -1487,8 +1732,10 @@ bench_status(struct bench *b)
 		if ((rc = report_json(&b->res, b->checks, b->nchecks,
 		    report_json_settings, b)) != 0)
 			return rc;
-	} else
+	} else {
 		report_text(&b->res, b->checks, b->nchecks);
+		printf("io: %s\n", bench_io_name(b));
+	}
 	if (b->hgrm != NULL &&
 	    (rc = report_hgrm(&b->res, b->hgrm, b->hgrm_path)) != 0)
 		return rc;
@@ -1548,9 +1795,11 @@ bench_free(struct bench *b)
 	size_t	 i;
 	int	 k;
 
+	for (k = 0; b->conns != NULL && k < b->nconns; k++)
+		bconn_close(&b->conns[k], BC_IDLE);
+	/* Before the buffers that the kernel may still be writing into. */
+	uring_free(b->uring);
 	for (k = 0; b->conns != NULL && k < b->nconns; k++) {
-		if (b->conns[k].fd != -1)
-			bconn_close(&b->conns[k], BC_IDLE);
 		free(b->conns[k].slots);
 		free(b->conns[k].rbuf);
 		free(b->conns[k].wbuf);

@@ -45,9 +45,11 @@ show() {
 }
 
 # bench ARGS...: `fcgi-bridge bench ARGS...` under a timeout, stdout and
-# stderr apart.
+# stderr apart; with the engine of FB_BENCH_IO, but for --merge.
 bench() {
-	run --separate-stderr timeout "$T_CMD" "$FB" bench "$@"
+	local io=("${BENCH_IO[@]}")
+	[[ " $* " != *" --merge "* ]] || io=()
+	run --separate-stderr timeout "$T_CMD" "$FB" bench "${io[@]}" "$@"
 }
 
 # need_java: skips, saying why, where HdrHistogram's Java library or javac
@@ -195,7 +197,7 @@ EOF
 }
 
 @test "progress: on a terminal, a line a second with that second's req/s, errors, p50, p99 and max; none when stderr is not one" {
-	run --separate-stderr timeout "$T_CMD" "$FB" bench -D 2 \
+	run --separate-stderr timeout "$T_CMD" "$FB" bench "${BENCH_IO[@]}" -D 2 \
 	    -r "$CGI_ROOT" "unix:$BSOCK" '/bin.cgi?exit=0'
 	[ "$status" -eq 0 ]
 	[[ $stderr != *req/s* ]]
@@ -294,7 +296,7 @@ EOF
 @test "--merge: three benches at once against one serve add up, and the union's percentiles are those of the combined histogram" {
 	local i
 	for i in 1 2 3; do
-		timeout "$T_CMD" "$FB" bench --json -D 2 -c 2 -r "$CGI_ROOT" \
+		timeout "$T_CMD" "$FB" bench "${BENCH_IO[@]}" --json -D 2 -c 2 -r "$CGI_ROOT" \
 		    "unix:$BSOCK" '/bin.cgi?exit=0' >"$FB_TMP/m$i.json" &
 	done
 	wait

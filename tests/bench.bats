@@ -103,7 +103,7 @@ show() {
 # bench ARGS...: `fcgi-bridge bench --json ARGS...` under a timeout, run
 # with stdout and stderr apart.  T (seconds) overrides the timeout.
 bench() {
-	run --separate-stderr timeout "${T:-$T_CMD}" "$FB" bench --json "$@"
+	run --separate-stderr timeout "${T:-$T_CMD}" "$FB" bench "${BENCH_IO[@]}" --json "$@"
 }
 
 # json_ok: $output is one line, one JSON object with every documented key,
@@ -166,6 +166,63 @@ hits() {
 	[ "$(j 'd["settings"]["requests"]')" -eq 2000 ]
 	[ "$(j 'd["settings"]["connections"]')" -eq 8 ]
 	[ "$(j 'd["bytes_in"] > 0 and d["bytes_out"] > 0')" = true ]
+}
+
+# uring_allowed: whether this kernel lets bench use io_uring (not before
+# Linux 5.19, nor with kernel.io_uring_disabled, nor under a seccomp
+# filter that refuses it).
+uring_allowed() {
+	timeout "$T_CMD" "$FB" bench --io uring -n 1 "unix:$FPM_SOCK" /ping \
+	    >/dev/null 2>&1
+}
+
+# engine_run IO ARGS...: bench --json --io IO ARGS..., its figures that
+# do not depend on timing on one line, into "$FB_TMP/engine.IO".
+engine_run() {
+	local io=$1
+	shift
+	run --separate-stderr timeout "$T_CMD" "$FB" bench --json --io "$io" "$@"
+	show
+	[ "$status" -eq 0 ]
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["settings"]["io"] == sys.argv[2], d["settings"]["io"]
+print(d["requests"], d["errors"], sorted(d["status"].items()),
+      d["bytes_in"], d["bytes_out"], d["settings"]["keepalive"],
+      d["stalled_connections"])' "$output" "$io" >"$FB_TMP/engine.$io"
+}
+
+@test "--io epoll and --io uring: the same requests, statuses and bytes, connections closed and kept" {
+	uring_allowed || skip "io_uring is not allowed on this kernel"
+	local args
+	for args in "-n 400 -c 4" "-k -n 400 -c 2" "-m 3 -n 300 -c 2"; do
+		# shellcheck disable=SC2086
+		engine_run epoll $args -r "$FPM_ROOT" "unix:$FPM_SOCK" /hello.php
+		# shellcheck disable=SC2086
+		engine_run uring $args -r "$FPM_ROOT" "unix:$FPM_SOCK" /hello.php
+		cat "$FB_TMP/engine.epoll" "$FB_TMP/engine.uring"
+		cmp "$FB_TMP/engine.epoll" "$FB_TMP/engine.uring"
+	done
+}
+
+@test "--io auto takes io_uring where it is allowed; the text report's last line names the engine" {
+	local want=epoll
+	uring_allowed && want=uring
+	run --separate-stderr timeout "$T_CMD" "$FB" bench -n 20 "unix:$FPM_SOCK" /ping
+	show
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "io: $want" ]
+	run --separate-stderr timeout "$T_CMD" "$FB" bench --io epoll -n 20 "unix:$FPM_SOCK" /ping
+	[ "${lines[-1]}" = "io: epoll" ]
+}
+
+@test "--io with another engine is a usage error (64), before anything is sent" {
+	run --separate-stderr timeout "$T_CMD" "$FB" bench --io poll -n 20 "unix:$FPM_SOCK" /ping
+	show
+	[ "$status" -eq 64 ]
+	[[ $stderr == *"--io: auto, epoll or uring, not poll"* ]]
+	[ -z "$output" ]
 }
 
 @test "php-fpm: a 404 is counted as status 404, not as an error" {
@@ -271,7 +328,7 @@ hits() {
 	local n rss_small rss_big
 	for n in 1000 100000; do
 		run --separate-stderr timeout 120 /usr/bin/time -f %M \
-		    -o "$FB_TMP/rss.$n" "$FB" bench --json -k -c 2 -n "$n" \
+		    -o "$FB_TMP/rss.$n" "$FB" bench "${BENCH_IO[@]}" --json -k -c 2 -n "$n" \
 		    "unix:$FPM_SOCK" /ping
 		show
 		[ "$status" -eq 0 ]
@@ -341,7 +398,7 @@ hits() {
 	for size in small big; do
 		rm -f "$RUN/bytes-$size"
 		run --separate-stderr timeout 120 /usr/bin/time -f %M \
-		    -o "$FB_TMP/rss.body.$size" "$FB" bench --json -n 3 \
+		    -o "$FB_TMP/rss.body.$size" "$FB" bench "${BENCH_IO[@]}" --json -n 3 \
 		    -d "@$FB_TMP/body.$size" -r "$CGI_ROOT" "unix:$BSOCK" \
 		    "/bytes.cgi?$size"
 		show
@@ -363,8 +420,9 @@ hits() {
 	rm -f "$RUN/bytes-pipe"
 	run --separate-stderr bash -c 'set -o pipefail
 	    head -c "$1" /dev/zero |
-	    timeout 120 "$2" bench --json -n 2 -d @- -r "$3" "unix:$4" \
-	        /bytes.cgi?pipe' bash "$n" "$FB" "$CGI_ROOT" "$BSOCK"
+	    timeout 120 "$2" bench "${@:5}" --json -n 2 -d @- -r "$3" \
+	        "unix:$4" /bytes.cgi?pipe' bash "$n" "$FB" "$CGI_ROOT" "$BSOCK" \
+	    "${BENCH_IO[@]}"
 	show
 	[ "$status" -eq 0 ]
 	json_ok

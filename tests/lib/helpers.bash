@@ -18,6 +18,12 @@ FCGIWRAP="${FCGIWRAP:-$(command -v fcgiwrap || echo /usr/sbin/fcgiwrap)}"
 # Seconds allowed to any one command talking to a peer.
 T_CMD=20
 
+# FB_BENCH_IO=epoll or uring: tests/bench*.bats run every bench with --io
+# so (tests/run runs those files once more with the engine that auto does
+# not take).  BENCH_IO is the option, or nothing.
+BENCH_IO=()
+[ -z "${FB_BENCH_IO:-}" ] || BENCH_IO=(--io "$FB_BENCH_IO")
+
 # fb_tmp_create: makes the per-file temp dir and exports FB_TMP.  Call from
 # setup_file (or from setup when a file has no setup_file).
 fb_tmp_create() {
