@@ -217,6 +217,25 @@ print(d["requests"], d["errors"], sorted(d["status"].items()),
 	[ "${lines[-1]}" = "io: epoll" ]
 }
 
+@test "--io auto falls back to epoll where a seccomp filter refuses io_uring_setup; --io uring there exits 69" {
+	cc -O2 -o "$FB_TMP/no-io-uring" "$FB_LIB/no-io-uring.c" ||
+	    skip "no C compiler for tests/lib/no-io-uring.c"
+	"$FB_TMP/no-io-uring" true || skip "no-io-uring: no seccomp filter here (exit $?)"
+	run --separate-stderr timeout "$T_CMD" "$FB_TMP/no-io-uring" "$FB" bench \
+	    --json -n 200 -c 4 -r "$FPM_ROOT" "unix:$FPM_SOCK" /hello.php
+	show
+	[ "$status" -eq 0 ]
+	[ "$(j 'd["settings"]["io"]')" = epoll ]
+	[ "$(j 'd["status"]')" = '{"200": 200}' ]
+	[ "$(j 'd["errors"]')" -eq 0 ]
+	run --separate-stderr timeout "$T_CMD" "$FB_TMP/no-io-uring" "$FB" bench \
+	    --io uring -n 20 "unix:$FPM_SOCK" /ping
+	show
+	[ "$status" -eq 69 ]
+	[[ $stderr == *io_uring* ]]
+	[ -z "$output" ]
+}
+
 @test "--io with another engine is a usage error (64), before anything is sent" {
 	run --separate-stderr timeout "$T_CMD" "$FB" bench --io poll -n 20 "unix:$FPM_SOCK" /ping
 	show
