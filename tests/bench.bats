@@ -218,17 +218,18 @@ print(d["requests"], d["errors"], sorted(d["status"].items()),
 }
 
 @test "--io auto falls back to epoll where a seccomp filter refuses io_uring_setup; --io uring there exits 69" {
-	cc -O2 -o "$FB_TMP/no-io-uring" "$FB_LIB/no-io-uring.c" ||
-	    skip "no C compiler for tests/lib/no-io-uring.c"
-	"$FB_TMP/no-io-uring" true || skip "no-io-uring: no seccomp filter here (exit $?)"
-	run --separate-stderr timeout "$T_CMD" "$FB_TMP/no-io-uring" "$FB" bench \
+	cc -O2 -o "$FB_TMP/refuse-syscall" "$FB_LIB/refuse-syscall.c" ||
+	    skip "no C compiler for tests/lib/refuse-syscall.c"
+	"$FB_TMP/refuse-syscall" io-uring true ||
+	    skip "refuse-syscall: no seccomp filter here (exit $?)"
+	run --separate-stderr timeout "$T_CMD" "$FB_TMP/refuse-syscall" io-uring "$FB" bench \
 	    --json -n 200 -c 4 -r "$FPM_ROOT" "unix:$FPM_SOCK" /hello.php
 	show
 	[ "$status" -eq 0 ]
 	[ "$(j 'd["settings"]["io"]')" = epoll ]
 	[ "$(j 'd["status"]')" = '{"200": 200}' ]
 	[ "$(j 'd["errors"]')" -eq 0 ]
-	run --separate-stderr timeout "$T_CMD" "$FB_TMP/no-io-uring" "$FB" bench \
+	run --separate-stderr timeout "$T_CMD" "$FB_TMP/refuse-syscall" io-uring "$FB" bench \
 	    --io uring -n 20 "unix:$FPM_SOCK" /ping
 	show
 	[ "$status" -eq 69 ]

@@ -2,7 +2,7 @@
 # fcgi-bridge serve's two ways of starting a CGI, each through the same
 # checks: clone (the default), posix_spawn (--spawn posix_spawn), and
 # posix_spawn chosen by serve itself where a seccomp filter refuses its
-# clone (tests/lib/no-clone-pidfd.c, x86-64 only).  A CGI gets its
+# clone (tests/lib/refuse-syscall.c, x86-64 only).  A CGI gets its
 # descriptors, its directory, a process group of its own, no signal
 # blocked or ignored, the limits of -L, and one that cannot be executed
 # gives the same answer and log line either way.  Then what serve does
@@ -77,12 +77,12 @@ SEOF
 	# serve under the filter, through a wrapper that serve_start can run
 	# as "$FB".
 	NO_CLONE=
-	if timeout 60 cc -O2 -o "$FB_TMP/no-clone-pidfd" \
-	    "$FB_LIB/no-clone-pidfd.c" &&
-	    "$FB_TMP/no-clone-pidfd" true; then
+	if timeout 60 cc -O2 -o "$FB_TMP/refuse-syscall" \
+	    "$FB_LIB/refuse-syscall.c" &&
+	    "$FB_TMP/refuse-syscall" clone-pidfd true; then
 		NO_CLONE="$FB_TMP/fcgi-bridge-no-clone"
-		printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' \
-		    "$FB_TMP/no-clone-pidfd" "$(readlink -f "$FB")" >"$NO_CLONE"
+		printf '#!/bin/sh\nexec "%s" clone-pidfd "%s" "$@"\n' \
+		    "$FB_TMP/refuse-syscall" "$(readlink -f "$FB")" >"$NO_CLONE"
 		chmod 755 "$NO_CLONE"
 	fi
 	export NO_CLONE
