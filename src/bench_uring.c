@@ -337,10 +337,16 @@ uring_close(struct uring *u, unsigned slot)
 	if (!s->open)
 		return;
 	/*
-	 * Out of room the socket stays open until the ring goes: a leak
-	 * of one connection, rather than a wait inside a callback.
+	 * Out of room, rather than wait inside a callback: a direct socket
+	 * stays open until the ring goes, and a plain one is closed at once,
+	 * the operations in flight on it holding the file until they end.
 	 */
-	if ((s->direct || s->fd != -1) && uring_room(u, 2) == 0) {
+	if (!s->direct && s->fd == -1)
+		;	/* its socket is still being made: see uring_complete */
+	else if (uring_room(u, 2) == -1) {
+		if (!s->direct)
+			close(s->fd);
+	} else {
 		if (s->pending > 0) {
 			sqe = uring_sqe(u);
 			io_uring_prep_cancel_fd(sqe, uring_target(u, slot),

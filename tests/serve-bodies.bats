@@ -10,11 +10,7 @@ load lib/helpers
 load lib/serve
 
 setup_file() {
-	fb_tmp_create
-	CGI_ROOT="$FB_TMP/cgi"
-	RUN="$FB_TMP/run"
-	export CGI_ROOT RUN
-	write_cgis "$CGI_ROOT"
+	cgis_setup_file
 	# Sleeps 0.3 s, so that the others wait for its slot, then answers
 	# with the number of bytes of its standard input.
 	shell_cgi "$CGI_ROOT/count.cgi" <<'EOF'

@@ -14,11 +14,7 @@ PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
 PROMTOOL=${PROMTOOL:-$(command -v promtool || echo /usr/bin/promtool)}
 
 setup_file() {
-	fb_tmp_create
-	CGI_ROOT="$FB_TMP/cgi"
-	RUN="$FB_TMP/run"
-	export CGI_ROOT RUN
-	write_cgis "$CGI_ROOT"
+	cgis_setup_file
 }
 
 teardown_file() {

@@ -70,40 +70,15 @@ import struct
 import sys
 import time
 
+from fcgi_wire import nv, parse_address, record
+
 BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR = 1, 3, 4, 5, 6, 7
-
-
-def record(rtype, reqid, content=b""):
-    pad = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBB", 1, rtype, reqid, len(content), pad, 0) + \
-        content + b"\0" * pad
-
-
-def nv_len(n):
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def nv(pairs):
-    out = b""
-    for name, value in pairs:
-        n, v = name.encode(), value.encode()
-        out += nv_len(len(n)) + nv_len(len(v)) + n + v
-    return out
 
 
 def request_bytes(params, reqid=1):
     return (record(BEGIN_REQUEST, reqid, struct.pack(">HB5x", 1, 0)) +
             record(PARAMS, reqid, nv(params)) + record(PARAMS, reqid) +
             record(STDIN, reqid))
-
-
-def parse_address(addr):
-    if addr.startswith("unix:"):
-        return socket.AF_UNIX, addr[5:]
-    if "/" in addr:
-        return socket.AF_UNIX, addr
-    host, _, port = addr.rpartition(":")
-    return socket.AF_INET, (host or "127.0.0.1", int(port))
 
 
 def connect(addr, timeout):

@@ -86,6 +86,8 @@ import struct
 import sys
 import time
 
+from fcgi_wire import nv, parse_address, record
+
 TYPES = {
     "BEGIN_REQUEST": 1, "ABORT_REQUEST": 2, "END_REQUEST": 3, "PARAMS": 4,
     "STDIN": 5, "STDOUT": 6, "STDERR": 7, "DATA": 8, "GET_VALUES": 9,
@@ -118,27 +120,6 @@ def esc(data):
     return "".join(res)
 
 
-def record(rtype, reqid, content=b"", length=None, padding=None, version=1):
-    if length is None:
-        length = len(content)
-    if padding is None:
-        padding = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBB", version, rtype, reqid, length, padding,
-                       0) + content + b"\0" * padding
-
-
-def nv_len(n):
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def nv(pairs):
-    res = b""
-    for name, value in pairs:
-        n, v = name.encode(), value.encode()
-        res += nv_len(len(n)) + nv_len(len(v)) + n + v
-    return res
-
-
 def nv_decode(data):
     pairs, i = [], 0
     while i < len(data):
@@ -168,18 +149,6 @@ def stream_records(rtype, reqid, data, chunk=32768):
     for i in range(0, len(data), chunk):
         res += record(rtype, reqid, data[i:i + chunk])
     return res + record(rtype, reqid)
-
-
-def parse_address(addr):
-    if addr.startswith("unix:"):
-        return socket.AF_UNIX, addr[5:]
-    if "/" in addr:
-        return socket.AF_UNIX, addr
-    if addr.startswith("["):
-        host, _, port = addr[1:].partition("]:")
-        return socket.AF_INET6, (host, int(port))
-    host, _, port = addr.rpartition(":")
-    return socket.AF_INET, (host or "127.0.0.1", int(port))
 
 
 def connect(addr, timeout):

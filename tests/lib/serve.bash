@@ -258,6 +258,16 @@ shell_cgi() {
 	chmod 755 "$1"
 }
 
+# cgis_setup_file: a test file's temporary directory, with the shared CGIs
+# of write_cgis in "$CGI_ROOT" ($FB_TMP/cgi) and their markers in "$RUN".
+cgis_setup_file() {
+	fb_tmp_create
+	CGI_ROOT="$FB_TMP/cgi"
+	RUN="$FB_TMP/run"
+	export CGI_ROOT RUN
+	write_cgis "$CGI_ROOT"
+}
+
 # write_cgis DIR: the shell CGIs the serve tests share, in DIR, plus the
 # compiled one as DIR/bin.cgi.  Marker and PID files go to "$FB_TMP/run".
 # The CGIs get no environment of ours, so paths are written into them.

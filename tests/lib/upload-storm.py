@@ -89,6 +89,8 @@ import sys
 import threading
 import time
 
+from fcgi_wire import nv, parse_address, record
+
 BEGIN_REQUEST, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT, STDERR = \
     1, 2, 3, 4, 5, 6, 7
 NAMES = {1: "BEGIN_REQUEST", 2: "ABORT_REQUEST", 3: "END_REQUEST",
@@ -160,34 +162,6 @@ def draw_query(rng, slow_rate):
     if r < slow_rate:
         return "delay=2000"
     return ""
-
-
-def record(rtype, reqid, content=b"", padding=None):
-    if padding is None:
-        padding = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBB", 1, rtype, reqid, len(content), padding,
-                       0) + bytes(content) + b"\0" * padding
-
-
-def nv_len(n):
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def nv(pairs):
-    return b"".join(nv_len(len(n)) + nv_len(len(v)) + n + v
-                    for n, v in ((a.encode(), b.encode()) for a, b in pairs))
-
-
-def parse_address(addr):
-    if addr.startswith("unix:"):
-        return socket.AF_UNIX, addr[5:]
-    if "/" in addr:
-        return socket.AF_UNIX, addr
-    if addr.startswith("["):
-        host, _, port = addr[1:].partition("]:")
-        return socket.AF_INET6, (host, int(port))
-    host, _, port = addr.rpartition(":")
-    return socket.AF_INET, (host or "127.0.0.1", int(port))
 
 
 # ------------------------------------------------------------------ plan
