@@ -333,7 +333,7 @@ def req_records(req):
         view = memoryview(body_bytes(req.body_seed, req.size))
         off = 0
         for n, pad in req.chunks:
-            yield record(STDIN, req.reqid, view[off:off + n], pad), n
+            yield record(STDIN, req.reqid, view[off:off + n], padding=pad), n
             off += n
         yield record(STDIN, req.reqid), 0
 
