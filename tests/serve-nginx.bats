@@ -186,21 +186,24 @@ status_of() {
 	[ "$(zombie_count "$SHORT_PID")" -eq 0 ]
 }
 
-@test "nginx: 64 concurrent requests to a 0.2 s CGI finish in under 2 s with -c 64" {
-	local urls=() i t0 t1 st
+@test "nginx: 64 concurrent requests to a 2 s CGI run at once with -c 64" {
+	local urls=() i st most
 	for ((i = 0; i < 64; i++)); do
-		urls+=("$NGINX_URL/sleep02.cgi?n=$i")
+		urls+=("$NGINX_URL/overlap.cgi?n=$i")
 	done
-	t0=$(now_ms)
+	: >"$RUN/overlap.log"
 	st=0
-	timeout 30 curl -sS --no-progress-meter --noproxy '*' --parallel \
+	timeout 60 curl -sS --no-progress-meter --noproxy '*' --parallel \
 	    --parallel-immediate --parallel-max 64 "${urls[@]}" \
 	    >"$FB_TMP/par.out" || st=$?
-	t1=$(now_ms)
 	[ "$st" -eq 0 ]
-	echo "# 64 requests in $((t1 - t0)) ms (one at a time: 12800 ms)" >&3
 	[ "$(grep -c '^slept$' "$FB_TMP/par.out")" -eq 64 ]
-	[ $((t1 - t0)) -lt 2000 ]
+	# The most that had started and not yet ended, from the CGIs' log:
+	# 1 if serve ran them one at a time, 64 if all together.
+	most=$(awk '/^\+/ { if (++n > max) max = n } /^-/ { n-- }
+	    END { print max + 0 }' "$RUN/overlap.log")
+	echo "# at most $most of 64 at once" >&3
+	[ "$most" -ge 48 ]
 }
 
 @test "nginx: with fastcgi_keep_conn, three requests share one FastCGI connection" {

@@ -328,6 +328,15 @@ EOF
 sleep 0.2
 printf 'Content-Type: text/plain\r\n\r\nslept\n'
 EOF
+	# Notes its start and its end in $run/overlap.log, 2 s apart: how many
+	# ran at once is counted from the log, not from the time they took.
+	shell_cgi "$d/overlap.cgi" <<EOF
+#!/bin/sh
+echo + >>"$run/overlap.log"
+sleep 2
+echo - >>"$run/overlap.log"
+printf 'Content-Type: text/plain\r\n\r\nslept\n'
+EOF
 	shell_cgi "$d/stderrpart.cgi" <<'EOF'
 #!/bin/sh
 printf 'half a line' >&2
