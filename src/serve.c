@@ -17,6 +17,9 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -497,6 +500,25 @@ serve_raise_nofile(void)
 }
 
 /*
+ * glibc gives the top of the heap back to the kernel when more than
+ * twice its mmap threshold is free there, and that threshold follows the
+ * largest block freed, here a connection's write buffer (WBUF_SIZE): the
+ * buffers of the connections in flight come and go by more than that,
+ * and the heap shrank and grew again, 0.2 brk calls a request.  Both
+ * thresholds fixed, the buffers stay on the heap and up to 4 MiB free at
+ * its top is kept; what serve holds at most is bounded by -c and its
+ * connections anyway.  (musl's malloc has no such settings.)
+ */
+static void
+serve_keep_heap(void)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+#endif
+}
+
+/*
  * Everything up to the loop: the peers allowed, the log, the listener,
  * the privileges dropped, the signals.  Returns 0, or an exit status.
  */
@@ -578,6 +600,7 @@ serve_open(struct server *srv)
 	srv->stats.start_time = time(NULL);
 	srv->stats.queue_len = cfg->max_queue;
 	serve_raise_nofile();
+	serve_keep_heap();
 	server_fd_budget(srv);
 done:
 	credentials_free(&creds);
