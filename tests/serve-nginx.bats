@@ -198,10 +198,8 @@ status_of() {
 	    >"$FB_TMP/par.out" || st=$?
 	[ "$st" -eq 0 ]
 	[ "$(grep -c '^slept$' "$FB_TMP/par.out")" -eq 64 ]
-	# The most that had started and not yet ended, from the CGIs' log:
 	# 1 if serve ran them one at a time, 64 if all together.
-	most=$(awk '/^\+/ { if (++n > max) max = n } /^-/ { n-- }
-	    END { print max + 0 }' "$RUN/overlap.log")
+	most=$(most_at_once "$RUN/overlap.log")
 	echo "# at most $most of 64 at once" >&3
 	[ "$most" -ge 48 ]
 }

@@ -34,9 +34,9 @@ CGI
 	chmod 755 "$WWW/spin.cgi"
 	cat >"$WWW/slow.cgi" <<'CGI'
 #!/bin/sh
-echo slow+ >>"$SPIN_LOG"
+echo + >>"$SPIN_LOG.slow"
 sleep 3
-echo slow- >>"$SPIN_LOG"
+echo - >>"$SPIN_LOG.slow"
 printf 'Content-Type: text/plain\r\n\r\nslow\n'
 CGI
 	chmod 755 "$WWW/slow.cgi"
@@ -75,8 +75,7 @@ own_serve() {
 # spin_overlap LOG: the most spin.cgi runs at once, counted from the 33rd
 # start on (once serve has seen the first CGIs exit).
 spin_overlap() {
-	awk '/^\+/ { n++; if (++starts > 32 && n > max) max = n }
-	    /^-/ { n-- } END { print max + 0 }' "$1"
+	most_at_once "$1" 32
 }
 
 # spin_run LOG SERVE-ARGS...: serve on at most 2 CPUs, -c 24, loaded with
@@ -223,19 +222,16 @@ ask() {
 }
 
 @test "CGIs running for over a second do not hold back the others" {
-	local i started ended
+	local slow="$FB_TMP/spin.lines.slow" started ended
 	spin_run "$FB_TMP/n.log"	# teaches serve that its CGIs are CPU-bound
+	rm -f "$slow"
 	"$FB" bench -n 10 -c 10 -r "$WWW" "$FB_TMP/spin.sock" /slow.cgi \
 	    >/dev/null 2>&1 &
 	echo "$!" >>"$FB_TMP/pids"
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^slow+' "$FB_TMP/spin.lines" && break
-		sleep 0.1
-	done
-	grep -q '^slow+' "$FB_TMP/spin.lines"
+	wait_for_file "$slow" 50
 	ask "$FB_TMP/spin.sock"
-	started=$(grep -c '^slow+' "$FB_TMP/spin.lines" || true)
-	ended=$(grep -c '^slow-' "$FB_TMP/spin.lines" || true)
+	started=$(grep -c '^+' "$slow" || true)
+	ended=$(grep -c '^-' "$slow" || true)
 	echo "# when id.cgi answered, $started slow CGIs had started, $ended ended" >&3
 	[ "$status" -eq 0 ]
 	[ "$output" = "uid=$(id -u)" ]

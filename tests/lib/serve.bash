@@ -258,6 +258,14 @@ shell_cgi() {
 	chmod 755 "$1"
 }
 
+# most_at_once LOG [SKIP]: the most runs under way at once in LOG, where
+# each run writes a line "+" as it starts and "-" as it ends, counted from
+# start SKIP+1 on (default 0: all of them).
+most_at_once() {
+	awk -v skip="${2:-0}" '/^\+/ { n++; if (++starts > skip && n > max) max = n }
+	    /^-/ { n-- } END { print max + 0 }' "$1"
+}
+
 # cgis_setup_file: a test file's temporary directory, with the shared CGIs
 # of write_cgis in "$CGI_ROOT" ($FB_TMP/cgi) and their markers in "$RUN".
 cgis_setup_file() {
